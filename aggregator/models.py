@@ -1,0 +1,273 @@
+"""The typed data that crosses every stage boundary.
+
+All frozen: a stage returns new values instead of changing what it was given.
+Nothing past the parser sees a ``FeedParserDict``; nothing past the store sees a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class SourceStatus(StrEnum):
+    NEW = "new"
+    OK = "ok"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+class SourceKind(StrEnum):
+    FEED = "feed"  # RSS 0.9x/1.0/2.0, Atom, JSON Feed
+    HTML = "html"  # a listing page read with CSS selectors
+
+
+@dataclass(frozen=True, slots=True)
+class SelectRules:
+    """CSS selectors for an ``html`` source (``[source.select]``)."""
+
+    item: str
+    title: str
+    link: str
+    date: str | None = None
+    summary: str | None = None
+    #: on followed pages: the element that holds the full text
+    content: str | None = None
+    #: link to the next listing page (``?page=N`` pagers)
+    next: str | None = None
+    max_pages: int = 1
+    follow: bool = False
+    #: at most this many linked pages fetched in one poll
+    max_follow: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDef:
+    """A source as defined in ``feeds/*.toml`` or added at run time."""
+
+    id: str
+    url: str
+    kind: SourceKind = SourceKind.FEED
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    #: seconds between polls; None: ``[fetch] interval``
+    interval: float | None = None
+    #: higher wins as a cluster's representative
+    priority: int = 0
+    select: SelectRules | None = None
+    #: the file it came from, or "db" for sources added with ``sources add``
+    origin: str = "db"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A source with its health, as the store knows it."""
+
+    definition: SourceDef
+    enabled: bool = True
+    status: SourceStatus = SourceStatus.NEW
+    #: why it is disabled: "user", "gone" (410), "removed" (vanished from the files)
+    disabled_reason: str | None = None
+    #: after a permanent redirect, where the feed now lives
+    effective_url: str | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    #: how many copies of this source are stored
+    items: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    @property
+    def fetch_url(self) -> str:
+        return self.effective_url or self.definition.url
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful HTTP exchange (200 or 304), after redirects."""
+
+    url: str  # the final URL
+    status: int
+    content: bytes = b""
+    #: header names lower-cased
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: set when every hop to ``url`` was a permanent redirect (301/308)
+    permanent_redirect: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    url: str
+    type: str = ""
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryData:
+    """One entry as the document gave it, before normalization."""
+
+    guid: str | None = None
+    link: str | None = None
+    title: str | None = None
+    #: summary and content are HTML (text-only fields are escaped by the parser)
+    summary: str | None = None
+    content: str | None = None
+    #: base URL for relative links in summary and content (xml:base or document URL)
+    base: str | None = None
+    published: datetime | None = None
+    published_text: str | None = None
+    updated: datetime | None = None
+    updated_text: str | None = None
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedData:
+    """What the parser recovered from one document."""
+
+    url: str
+    format: str  # "rss20", "atom10", "json11", "html", ...
+    title: str | None = None
+    link: str | None = None
+    language: str | None = None
+    entries: tuple[EntryData, ...] = ()
+    #: the publisher's own polling hint (``<ttl>``, ``sy:updatePeriod``), seconds
+    ttl: float | None = None
+    #: triage: what was wrong but recovered (bozo reasons, skipped entries)
+    warnings: tuple[str, ...] = ()
+    #: html listings: the next listing page (``select.next``), absolute
+    next_page: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One copy: an entry as one source published it, normalized and ready to store."""
+
+    source_id: str
+    guid: str
+    url: str | None
+    canonical_url: str | None
+    title: str
+    summary_html: str = ""
+    content_html: str = ""
+    #: plain text of title, summary and content, for matching
+    text: str = ""
+    author: str | None = None
+    published: datetime | None = None  # aware UTC; None: use first seen
+    updated: datetime | None = None
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str | None = None
+    #: hash of the normalized content, leaving out volatile fields
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    start: date
+    end: date
+    location: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2, lower case
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    id: str  # copy id
+    source: str
+    url: str | None
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A duplicate cluster as the outputs and the CLI see it."""
+
+    id: str
+    title: str
+    url: str | None
+    source: str  # the representative copy's source id
+    source_title: str
+    source_url: str | None
+    published: datetime
+    first_seen: datetime
+    updated: datetime
+    summary_html: str = ""
+    content_html: str = ""
+    tags: tuple[str, ...] = ()
+    pinned: bool = False
+    hidden: bool = False
+    event: Event | None = None
+    duplicates: tuple[Duplicate, ...] = ()
+    copy_id: str = ""  # the representative copy
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    """What one poll of one source did."""
+
+    source_id: str
+    status: SourceStatus
+    new: int = 0
+    updated: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    outcomes: tuple[SourceOutcome, ...] = ()
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for o in self.outcomes if o.error is None)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if o.error is not None)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishReport:
+    written: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    stories: int = 0
