@@ -228,7 +228,7 @@ class _Table:
             message = str(e) if str(e).startswith(("a ", "an ", "one of")) else expected
             raise self.fail(key, message, value) from e
 
-    def str(self, key: str, default: Any, *, choices: tuple[str, ...] = ()) -> Any:
+    def text(self, key: str, default: Any, *, choices: tuple[str, ...] = ()) -> Any:
         def convert(v: object) -> str:
             if not isinstance(v, str):
                 raise TypeError
@@ -239,7 +239,7 @@ class _Table:
         expected = "one of " + ", ".join(f'"{c}"' for c in choices) if choices else "a string"
         return self.get(key, default, convert, expected)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str, default: bool) -> bool:
         def convert(v: object) -> bool:
             if not isinstance(v, bool):
                 raise TypeError
@@ -247,7 +247,7 @@ class _Table:
 
         return self.get(key, default, convert, "true or false")
 
-    def int(self, key: str, default: Any, *, minimum: int = 0) -> Any:
+    def integer(self, key: str, default: Any, *, minimum: int = 0) -> Any:
         def convert(v: object) -> int:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError
@@ -350,11 +350,11 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
 
     t = top.table("site")
     site = SiteConfig(
-        title=t.str("title", SiteConfig.title),
+        title=t.text("title", SiteConfig.title),
         url=t.get("url", SiteConfig.url, _http_url, "an http:// or https:// URL"),
-        description=t.str("description", SiteConfig.description),
-        language=t.str("language", SiteConfig.language),
-        templates=(lambda v: _resolve(root, v) if v else None)(t.str("templates", None)),
+        description=t.text("description", SiteConfig.description),
+        language=t.text("language", SiteConfig.language),
+        templates=(lambda v: _resolve(root, v) if v else None)(t.text("templates", None)),
     )
     if not site.url.endswith("/"):
         site = SiteConfig(site.title, site.url + "/", site.description, site.language,
@@ -362,8 +362,8 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
     t.finish()
 
     t = top.table("storage")
-    data_dir = _resolve(root, t.str("data_dir", "var"))
-    url = os.environ.get(DATABASE_ENV) or t.str("url", "sqlite:///var/aggregator.db")
+    data_dir = _resolve(root, t.text("data_dir", "var"))
+    url = os.environ.get(DATABASE_ENV) or t.text("url", "sqlite:///var/aggregator.db")
     if "://" not in url:
         raise ConfigError(path, "[storage] url", f"expected a database URL such as "
                           f"sqlite:///var/aggregator.db, got {_describe(url)}")
@@ -388,22 +388,22 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
 
     t = top.table("fetch")
     fetch = FetchConfig(
-        user_agent=t.str("user_agent", DEFAULT_USER_AGENT),
+        user_agent=t.text("user_agent", DEFAULT_USER_AGENT),
         timeout=t.duration("timeout", FetchConfig.timeout),
         connect_timeout=t.duration("connect_timeout", FetchConfig.connect_timeout),
         max_bytes=t.get("max_bytes", FetchConfig.max_bytes, parse_size,
                         'a size such as 10485760 or "10 MiB"'),
-        max_redirects=t.int("max_redirects", FetchConfig.max_redirects),
+        max_redirects=t.integer("max_redirects", FetchConfig.max_redirects),
         interval=t.duration("interval", FetchConfig.interval),
         min_interval=t.duration("min_interval", FetchConfig.min_interval),
         max_backoff=t.duration("max_backoff", FetchConfig.max_backoff),
-        concurrency=t.int("concurrency", FetchConfig.concurrency, minimum=1),
-        per_host_concurrency=t.int("per_host_concurrency", FetchConfig.per_host_concurrency,
+        concurrency=t.integer("concurrency", FetchConfig.concurrency, minimum=1),
+        per_host_concurrency=t.integer("per_host_concurrency", FetchConfig.per_host_concurrency,
                                    minimum=1),
         per_host_delay=t.duration("per_host_delay", FetchConfig.per_host_delay),
-        max_items_per_fetch=t.int("max_items_per_fetch", FetchConfig.max_items_per_fetch,
+        max_items_per_fetch=t.integer("max_items_per_fetch", FetchConfig.max_items_per_fetch,
                                   minimum=1),
-        allow_private=t.bool("allow_private", False),
+        allow_private=t.boolean("allow_private", False),
     )
     if fetch.timeout <= 0:
         raise ConfigError(path, "[fetch] timeout", "expected a duration above zero, got 0")
@@ -411,10 +411,10 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
 
     t = top.table("output")
     output = OutputConfig(
-        dir=_resolve(root, t.str("dir", "output")),
-        items=t.int("items", OutputConfig.items, minimum=1),
-        max_age_days=t.int("max_age_days", None, minimum=1),
-        archive_pages=t.int("archive_pages", OutputConfig.archive_pages, minimum=1),
+        dir=_resolve(root, t.text("dir", "output")),
+        items=t.integer("items", OutputConfig.items, minimum=1),
+        max_age_days=t.integer("max_age_days", None, minimum=1),
+        archive_pages=t.integer("archive_pages", OutputConfig.archive_pages, minimum=1),
     )
     t.finish()
 
@@ -432,36 +432,36 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         return v
 
     digest = DigestConfig(
-        weekday=t.str("weekday", "monday", choices=WEEKDAYS),
+        weekday=t.text("weekday", "monday", choices=WEEKDAYS),
         time=t.get("time", "08:00", clock, 'a time of day such as "08:00"'),
-        timezone=t.str("timezone", "UTC"),
+        timezone=t.text("timezone", "UTC"),
         sections=t.str_list("sections", ()),
-        approval=t.bool("approval", False),
-        send_empty=t.bool("send_empty", False),
+        approval=t.boolean("approval", False),
+        send_empty=t.boolean("send_empty", False),
     )
     t.finish()
 
     t = top.table("email")
     s = t.table("smtp")
     smtp = SmtpConfig(
-        host=s.str("host", "localhost"),
-        port=s.int("port", 25, minimum=1),
-        security=s.str("security", "none", choices=("none", "starttls", "tls")),
-        username_env=s.str("username_env", None),
-        password_env=s.str("password_env", None),
+        host=s.text("host", "localhost"),
+        port=s.integer("port", 25, minimum=1),
+        security=s.text("security", "none", choices=("none", "starttls", "tls")),
+        username_env=s.text("username_env", None),
+        password_env=s.text("password_env", None),
         rate=s.number("rate", 0.0),
     )
     s.finish()
     email = EmailConfig(
-        transport=t.str("transport", "file", choices=("file", "smtp")),
-        sender=t.str("from", EmailConfig.sender),
-        outbox=_resolve(root, t.str("outbox", "var/outbox")),
+        transport=t.text("transport", "file", choices=("file", "smtp")),
+        sender=t.text("from", EmailConfig.sender),
+        outbox=_resolve(root, t.text("outbox", "var/outbox")),
         smtp=smtp,
     )
     t.finish()
 
     t = top.table("web")
-    web = WebConfig(secret_env=t.str("secret_env", WebConfig.secret_env))
+    web = WebConfig(secret_env=t.text("secret_env", WebConfig.secret_env))
     t.finish()
 
     top.finish()
@@ -510,7 +510,7 @@ def _read_source_file(file: Path, root: Path) -> Iterator[SourceDef]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, None, f"not valid TOML: {e}") from e
     top = _Table(file, "", raw)
-    entries = top.get("source", [], lambda v: v if isinstance(v, list) else _bad(),
+    entries: list[Any] = top.get("source", [], lambda v: v if isinstance(v, list) else _bad(),
                       "a list of [[source]] tables")
     top.finish()
     try:
@@ -534,16 +534,17 @@ def source_from_dict(entry: object, file: Path | str, name: str, origin: str) ->
     url = t.get("url", None, _http_url, "an http:// or https:// URL")
     if url is None:
         raise ConfigError(file, t.key("url"), "missing; every source needs a url")
-    kind = SourceKind(t.str("kind", "feed", choices=("feed", "html")))
+    kind = SourceKind(t.text("kind", "feed", choices=("feed", "html")))
 
     def tag_list(v: object) -> tuple[str, ...]:
         if not isinstance(v, list) or not all(isinstance(x, str) and TAG_RE.match(x) for x in v):
             raise ValueError('a list of tags such as ["org:unodc", "migrant-smuggling"]')
         return tuple(v)
 
-    tags = t.get("tags", (), tag_list, 'a list of tags such as ["org:unodc"]')
+    no_tags: tuple[str, ...] = ()
+    tags = t.get("tags", no_tags, tag_list, 'a list of tags such as ["org:unodc"]')
     interval = t.duration("interval", None)
-    priority = t.int("priority", 0, minimum=-1000)
+    priority = t.integer("priority", 0, minimum=-1000)
     select = None
     if "select" in t.data or kind is SourceKind.HTML:
         s = t.table("select")
@@ -553,21 +554,21 @@ def source_from_dict(entry: object, file: Path | str, name: str, origin: str) ->
             raise ConfigError(file, s.key(missing[0]),
                               "missing; an html source needs item, title and link selectors")
         select = SelectRules(
-            item=s.str("item", ""),
-            title=s.str("title", ""),
-            link=s.str("link", ""),
-            date=s.str("date", None),
-            summary=s.str("summary", None),
-            content=s.str("content", None),
-            next=s.str("next", None),
-            max_pages=s.int("max_pages", 1, minimum=1),
-            follow=s.bool("follow", False),
-            max_follow=s.int("max_follow", 50, minimum=0),
+            item=s.text("item", ""),
+            title=s.text("title", ""),
+            link=s.text("link", ""),
+            date=s.text("date", None),
+            summary=s.text("summary", None),
+            content=s.text("content", None),
+            next=s.text("next", None),
+            max_pages=s.integer("max_pages", 1, minimum=1),
+            follow=s.boolean("follow", False),
+            max_follow=s.integer("max_follow", 50, minimum=0),
         )
         for key in ("item", "title", "link", "date", "summary", "content", "next"):
             _check_selector(file, s.key(key), getattr(select, key))
         s.finish()
-    title = t.str("title", "")
+    title = t.text("title", "")
     t.finish()
     return SourceDef(id=sid, url=url, kind=kind, title=title, tags=tags, interval=interval,
                      priority=priority, select=select, origin=origin)

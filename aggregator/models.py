@@ -72,6 +72,8 @@ class Source:
     disabled_reason: str | None = None
     #: after a permanent redirect, where the feed now lives
     effective_url: str | None = None
+    #: a permanent redirect seen once; it becomes effective_url when seen again
+    redirect_candidate: str | None = None
     last_error: str | None = None
     error_count: int = 0
     last_success_at: datetime | None = None

@@ -1,0 +1,360 @@
+"""The ``aggregator`` command line (DESIGN §5): a thin shell over :mod:`aggregator.service`.
+
+Every listing takes ``--json``. Read-only commands never fetch. Errors print one
+line and exit non-zero: 2 for a bad config or usage, 3 for storage, 4 for an
+unknown id; ``poll`` exits 0 even when sources fail (failures are recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from aggregator import __version__
+from aggregator.errors import AggregatorError
+from aggregator.models import PollReport, PublishReport, Source, SourceOutcome, Story
+from aggregator.service import Service
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aggregator",
+        description="Merge, deduplicate and tag news on migrant smuggling into one feed.",
+    )
+    p.add_argument("--config", metavar="PATH",
+                   help="config file (default: ./config.toml or $AGGREGATOR_CONFIG)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="one full cycle: poll due sources, publish")
+    run.add_argument("--once", action="store_true", required=True,
+                     help="run one cycle and exit (the daemon is `aggregator worker`)")
+    run.add_argument("--offline", action="store_true",
+                     help="serve every request from feeds/snapshots/ (no network)")
+
+    poll = sub.add_parser("poll", help="fetch and store the sources that are due")
+    poll.add_argument("--all", action="store_true", help="every enabled source, due or not")
+    poll.add_argument("--source", action="append", default=[], metavar="ID",
+                      help="only this source (repeatable)")
+    poll.add_argument("--offline", action="store_true", help="serve from feeds/snapshots/")
+
+    sub.add_parser("publish", help="write every output file (unchanged files are kept)")
+
+    sources = sub.add_parser("sources", help="source health and management")
+    ssub = sources.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sl = ssub.add_parser("list", help="every source with its health")
+    sl.add_argument("--json", action="store_true")
+    sa = ssub.add_parser("add", help="add a feed by URL (an HTML page: its advertised feed)")
+    sa.add_argument("url")
+    sa.add_argument("--id", dest="source_id", help="source id (default: from the feed title)")
+    sa.add_argument("--title")
+    sa.add_argument("--tag", action="append", default=[], help="tag for every item (repeatable)")
+    sa.add_argument("--priority", type=int, default=0)
+    sa.add_argument("--json", action="store_true")
+    for name, text in (("enable", "poll this source again"), ("disable", "stop polling it")):
+        sp = ssub.add_parser(name, help=text)
+        sp.add_argument("id")
+
+    items = sub.add_parser("items", help="stories")
+    isub = items.add_subparsers(dest="action", metavar="ACTION", required=True)
+    il = isub.add_parser("list", help="every visible story, newest first")
+    il.add_argument("--all", action="store_true", help="include hidden stories")
+    il.add_argument("--tag", help="only stories with this tag")
+    il.add_argument("--json", action="store_true")
+    ishow = isub.add_parser("show", help="one story with its copies")
+    ishow.add_argument("id")
+    ishow.add_argument("--json", action="store_true")
+
+    st = sub.add_parser("status", help="sources by health, stories, last publish")
+    st.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        with Service.open(args.config) as service:
+            return dispatch(service, args, sys.stdout)
+    except AggregatorError as e:
+        print(f"aggregator: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader (head, less) went away: not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
+    cmd = args.command
+    if cmd == "run":
+        with _Progress(out) as progress:
+            report = service.run_once(offline=args.offline, progress=progress.advance,
+                                      on_claimed=progress.start)
+        _print_poll(report.poll, out)
+        _print_publish(report.publish, service, out)
+    elif cmd == "poll":
+        with _Progress(out) as progress:
+            polled = service.poll(ids=args.source, all_sources=args.all, offline=args.offline,
+                                  progress=progress.advance, on_claimed=progress.start)
+        _print_poll(polled, out)
+    elif cmd == "publish":
+        _print_publish(service.publish(), service, out)
+    elif cmd == "sources":
+        return _sources(service, args, out)
+    elif cmd == "items":
+        return _items(service, args, out)
+    elif cmd == "status":
+        _status(service, args, out)
+    return 0
+
+
+# -- progress ---------------------------------------------------------------------------
+
+
+class _Progress:
+    """A progress bar on a terminal; one plain line per source in a pipe."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def start(self, total: int) -> None:
+        if self.tty and total:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("polling"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.description}"), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+
+    def advance(self, outcome: SourceOutcome) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=outcome.source_id)
+        else:
+            print(_outcome_line(outcome), file=self.out, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _outcome_line(o: SourceOutcome) -> str:
+    if o.error:
+        return f"{o.status.value:8} {o.source_id}: {o.error}"
+    if o.not_modified:
+        return f"{'ok':8} {o.source_id}: not modified"
+    text = f"{'ok':8} {o.source_id}: {o.new} new, {o.updated} updated"
+    if o.warnings:
+        text += f" ({len(o.warnings)} warning{'s' if len(o.warnings) != 1 else ''})"
+    return text
+
+
+def _print_poll(report: PollReport, out: TextIO) -> None:
+    n = len(report.outcomes)
+    print(f"Polled {n} source{'s' if n != 1 else ''}: {report.ok} ok, {report.failed} failed; "
+          f"{report.new} new item{'s' if report.new != 1 else ''}, {report.updated} updated.",
+          file=out)
+    if out.isatty():
+        for o in report.outcomes:
+            if o.error:
+                print("  " + _outcome_line(o), file=out)
+
+
+def _print_publish(report: PublishReport, service: Service, out: TextIO) -> None:
+    print(f"Published {report.stories} stories to {service.config.output.dir}: "
+          f"{len(report.written)} file{'s' if len(report.written) != 1 else ''} written, "
+          f"{len(report.unchanged)} unchanged.", file=out)
+
+
+# -- sources ----------------------------------------------------------------------------
+
+
+def source_json(s: Source) -> dict[str, Any]:
+    d = s.definition
+    return {
+        "id": s.id,
+        "url": s.fetch_url,
+        "kind": d.kind.value,
+        "status": s.status.value,
+        "last_error": s.last_error,
+        "error_count": s.error_count,
+        "last_success_at": _iso(s.last_success_at),
+        "next_poll_at": _iso(s.next_poll_at),
+        "items": s.items,
+        "title": d.title,
+        "configured_url": d.url,
+        "enabled": s.enabled,
+        "disabled_reason": s.disabled_reason,
+        "tags": list(d.tags),
+        "priority": d.priority,
+        "origin": d.origin,
+    }
+
+
+def _sources(service: Service, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "list":
+        sources = service.list_sources()
+        if args.json:
+            _dump([source_json(s) for s in sources], out)
+        else:
+            _table(out, ("ID", "STATUS", "ITEMS", "ERRORS", "LAST SUCCESS", "NEXT POLL", "URL"),
+                   [(s.id, s.status.value, str(s.items), str(s.error_count),
+                     _short(s.last_success_at), _short(s.next_poll_at), s.fetch_url)
+                    for s in sources])
+            for s in sources:
+                if s.last_error and s.status.value in ("error", "disabled"):
+                    print(f"  {s.id}: {s.last_error}", file=out)
+    elif args.action == "add":
+        src = service.add_source(args.url, source_id=args.source_id, title=args.title,
+                                 tags=args.tag, priority=args.priority)
+        if args.json:
+            _dump(source_json(src), out)
+        else:
+            print(f"Added {src.id}: {src.fetch_url} ({src.definition.title or 'untitled'})",
+                  file=out)
+    elif args.action in ("enable", "disable"):
+        src = service.set_enabled(args.id, args.action == "enable")
+        print(f"{src.id}: {'enabled' if src.enabled else 'disabled'}", file=out)
+    return 0
+
+
+# -- items ------------------------------------------------------------------------------
+
+
+def story_json(s: Story) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "url": s.url,
+        "source": s.source,
+        "published": _iso(s.published),
+        "tags": list(s.tags),
+        "pinned": s.pinned,
+        "hidden": s.hidden,
+        "event": None if s.event is None else {
+            "start": s.event.start.isoformat(),
+            "end": s.event.end.isoformat(),
+            "location": s.event.location,
+            "country": s.event.country,
+        },
+        "duplicates": [{"id": d.id, "source": d.source, "url": d.url, "title": d.title}
+                       for d in s.duplicates],
+        "first_seen": _iso(s.first_seen),
+    }
+
+
+def _items(service: Service, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "list":
+        stories = service.list_stories(include_hidden=args.all, tag=args.tag)
+        if args.json:
+            _dump([story_json(s) for s in stories], out)
+        else:
+            _table(out, ("ID", "PUBLISHED", "SOURCE", "COPIES", "TITLE"),
+                   [(s.id, s.published.date().isoformat(), s.source,
+                     str(1 + len(s.duplicates)), _clip(s.title, 90) + (" [hidden]" if s.hidden else ""))
+                    for s in stories])
+    elif args.action == "show":
+        story = service.get_story(args.id)
+        if args.json:
+            _dump(story_json(story), out)
+        else:
+            _show_story(story, out)
+    return 0
+
+
+def _show_story(s: Story, out: TextIO) -> None:
+    from aggregator.normalize import plain_text
+
+    lines = [
+        s.title,
+        f"  id:         {s.id}",
+        f"  url:        {s.url or '-'}",
+        f"  source:     {s.source} ({s.source_title})" if s.source_title else f"  source: {s.source}",
+        f"  published:  {_iso(s.published)}",
+        f"  first seen: {_iso(s.first_seen)}",
+        f"  tags:       {', '.join(s.tags) or '-'}",
+        f"  pinned:     {'yes' if s.pinned else 'no'}    hidden: {'yes' if s.hidden else 'no'}",
+    ]
+    if s.event:
+        lines.append(f"  event:      {s.event.start} to {s.event.end}, {s.event.location or '?'}")
+    if s.duplicates:
+        lines.append("  also published as:")
+        lines.extend(f"    {d.id}  {d.source}  {d.url or '-'}  {d.title}" for d in s.duplicates)
+    summary = plain_text(s.summary_html)
+    if summary:
+        lines += ["", _clip(summary, 600)]
+    content = plain_text(s.content_html)
+    if content and content != summary:
+        lines += ["", _clip(content, 4000)]
+    print("\n".join(lines), file=out)
+
+
+# -- status -----------------------------------------------------------------------------
+
+
+def _status(service: Service, args: argparse.Namespace, out: TextIO) -> None:
+    st = service.status()
+    failing: list[Source] = st["failing"]  # type: ignore[assignment]
+    if args.json:
+        data = dict(st)
+        data["failing"] = [source_json(s) for s in failing]
+        data["last_publish_at"] = _iso(st["last_publish_at"])  # type: ignore[arg-type]
+        data["output_dir"] = str(st["output_dir"])
+        _dump(data, out)
+        return
+    counts = st["sources_by_status"]
+    assert isinstance(counts, dict)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
+    print(f"Sources:      {st['sources']} ({summary})", file=out)
+    for s in failing:
+        retry = f"; next try {_short(s.next_poll_at)}" if s.next_poll_at else ""
+        print(f"  {s.id}: {s.last_error} (failed {s.error_count}x{retry})", file=out)
+    print(f"Stories:      {st['stories']} visible, {st['hidden']} hidden", file=out)
+    print(f"Last publish: {_short(st['last_publish_at']) or 'never'} "  # type: ignore[arg-type]
+          f"to {st['output_dir']}", file=out)
+    print(f"Next digest:  {st['next_digest'] or 'not scheduled'}", file=out)
+    print(f"Database:     {st['database']}", file=out)
+
+
+# -- formatting helpers -----------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _short(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _dump(data: Any, out: TextIO) -> None:
+    json.dump(data, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    widths[-1] = 0  # the last column is not padded
+    for row in (header, *rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)

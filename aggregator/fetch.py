@@ -1,0 +1,506 @@
+"""fetch: the only module that speaks HTTP.
+
+``Fetcher.fetch(url, etag=..., last_modified=...)`` returns a ``Response`` (2xx with
+the body, or 304) or raises one error of the ``FetchError`` tree::
+
+    scheme + address check ─► per-host turn ─► GET ─► 3xx? next hop, checked again
+                                                   └─► 2xx ─► stream, decode, count ─► Response
+
+What it does: conditional GET; redirects followed hop by hop, recorded when every hop
+was permanent; one timeout for the whole request; a size cap enforced while
+decompressing; the address rules of DESIGN §4 (``allow_private``); a global and a
+per-host limit with a delay between starts; an offline mode that answers from recorded
+snapshots through the very same code path.
+
+What it does not: parse the body, retry, decide when to poll next (it only reports
+Retry-After), or keep state between fetches (no cookies, no cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import mimetypes
+import os
+import socket
+import ssl
+import time
+import tomllib
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
+from typing import Self, cast
+
+import httpx
+
+from aggregator.config import FetchConfig
+from aggregator.errors import (
+    AddressRefused,
+    FetchError,
+    FetchTimeout,
+    GoneError,
+    HTTPStatusError,
+    TooLargeError,
+    TooManyRedirects,
+)
+from aggregator.models import Response
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+          "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
+          "application/json;q=0.8, text/html;q=0.7, */*;q=0.5")
+# Only what the bounded decoder below handles. Brotli would need a decoder that can
+# stop mid-chunk; none is installed, so we never invite it.
+ACCEPT_ENCODING = "gzip, deflate"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT = frozenset({301, 308})
+# An unwanted body (redirect, 304, error page) is read so the connection can go back to
+# the pool; past this size or time, dropping the connection is cheaper.
+DISCARD_BYTES, DISCARD_SECONDS = 64 * 1024, 1.0
+# Cloud metadata endpoints outside link-local space (AWS IPv6, Alibaba, Oracle):
+# refused whatever allow_private says, like 169.254.0.0/16 itself.
+METADATA = frozenset(ipaddress.ip_address(a)
+                     for a in ("fd00:ec2::254", "100.100.100.200", "192.0.0.192"))
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from ``now`` that a Retry-After value (seconds or HTTP-date) asks for."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def refusal(ip: IPAddress, private_ok: bool) -> str | None:
+    """Why this address must not be fetched, or None when it may be."""
+    if isinstance(ip, ipaddress.IPv6Address):  # judge the IPv4 address it carries
+        if ip.ipv4_mapped or ip.sixtofour:
+            ip = ip.ipv4_mapped or ip.sixtofour or ip
+        elif ip in NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in METADATA or ip.is_link_local:
+        return "a link-local or cloud metadata address"
+    if ip.is_multicast or ip.is_unspecified:
+        return "a multicast or unspecified address"
+    if ip.is_loopback:  # before is_reserved, which covers ::1
+        return None if private_ok else "a loopback address (allow_private is off)"
+    if ip.is_reserved:
+        return "a reserved address"
+    if ip.is_private or not ip.is_global:
+        return None if private_ok else "a private address (allow_private is off)"
+    return None
+
+
+class Fetcher:
+    """Fetches documents politely; one per process, shared by every source."""
+
+    def __init__(self, config: FetchConfig, *, offline: Sequence[Path] | None = None,
+                 resolver: Resolver | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._offline = offline is not None
+        self._resolve = resolver or system_resolver
+        self._clock = clock  # wall clock, for Retry-After dates; delays use loop.time()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._hosts: dict[str, _HostState] = {}
+        self._client = httpx.AsyncClient(
+            transport=SnapshotTransport(offline) if offline is not None else None,
+            follow_redirects=False,  # each hop must pass the address check first
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            # Idle connections outlive httpx's 5 s default, so the next source on the
+            # same host in this poll (and its 304) costs no new TCP or TLS handshake.
+            limits=httpx.Limits(max_keepalive_connections=max(20, config.concurrency),
+                                keepalive_expiry=60.0),
+            headers={"User-Agent": config.user_agent, "Accept": ACCEPT,
+                     "Accept-Encoding": ACCEPT_ENCODING},
+            # Stateless: no cookie set by one feed rides along to the next poll.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            trust_env=False,  # proxy variables would route around the address rules
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, *, etag: str | None = None,
+                    last_modified: str | None = None) -> Response:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        async with self._slots:
+            try:
+                return await self._follow(url, headers)
+            except TimeoutError as e:
+                raise FetchTimeout(url, f"no complete answer within {self._config.timeout:g} s "
+                                        "([fetch] timeout)") from e
+
+    async def _follow(self, url: str, headers: dict[str, str]) -> Response:
+        loop = asyncio.get_running_loop()
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as e:
+            raise FetchError(url, f"not a valid URL: {url!r}") from e
+        first_host, seen, hops, permanent = target.host, {str(target)}, 0, True
+        # The clock starts once the first host gives us a turn: time spent queueing
+        # behind other fetches to that host is not this request's fault.
+        async with asyncio.timeout(None) as timer:
+            while True:
+                if target.scheme not in ("http", "https") or not target.host:
+                    raise AddressRefused(str(target), f"refused {target}: only http:// and "
+                                                      "https:// URLs are fetched")
+                async with self._turn(target.host):
+                    if timer.when() is None:
+                        timer.reschedule(loop.time() + self._config.timeout)
+                    await self._check_address(target, first_host)
+                    response = await self._send(target, headers)
+                    try:
+                        status, location = response.status_code, response.headers.get("location")
+                        if status not in REDIRECTS or not location:
+                            final = url if hops == 0 else str(target)
+                            moved = final if hops and permanent else None
+                            return await self._finish(response, final, moved)
+                        await _discard(response)
+                    finally:
+                        await response.aclose()
+                hops += 1
+                permanent = permanent and status in PERMANENT
+                try:
+                    target = target.join(location.strip())
+                except (httpx.InvalidURL, ValueError) as e:
+                    raise FetchError(str(target), f"redirect to a malformed URL {location!r}") from e
+                if str(target) in seen:
+                    raise TooManyRedirects(url, f"redirect loop: {target} was already visited")
+                if hops > self._config.max_redirects:
+                    raise TooManyRedirects(url, f"more than {self._config.max_redirects} "
+                                                "redirects ([fetch] max_redirects)")
+                seen.add(str(target))
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, host: str) -> AsyncIterator[None]:
+        """Hold one of the host's slots, starting at least per_host_delay after the last."""
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _HostState(
+                asyncio.Semaphore(self._config.per_host_concurrency))
+        async with state.slots:
+            now = asyncio.get_running_loop().time()
+            start = max(now, state.next_start)
+            state.next_start = start + self._config.per_host_delay  # reserved before waiting
+            if start > now:
+                await asyncio.sleep(start - now)
+            yield
+
+    async def _check_address(self, url: httpx.URL, first_host: str) -> None:
+        """Refuse, before connecting, an address DESIGN §4 does not allow.
+
+        Residual risk (DNS rebinding): httpx resolves the name again when it connects,
+        so a name that answers a public address here and a private one a moment later
+        slips through. Closing that means connecting to the checked address itself (a
+        custom network backend); acceptable for now.
+        """
+        if self._offline:
+            return  # nothing leaves the machine
+        private_ok = self._config.allow_private and url.host == first_host
+        for ip in await self._addresses(url):
+            why = refusal(ip, private_ok)
+            if why:
+                raise AddressRefused(str(url), f"refused {url.host}: {ip} is {why}")
+
+    async def _addresses(self, url: httpx.URL) -> list[IPAddress]:
+        with contextlib.suppress(ValueError):
+            return [ipaddress.ip_address(url.host)]  # an IP literal: nothing to resolve
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            found = await self._resolve(url.raw_host.decode("ascii"), port)
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
+        except (OSError, UnicodeError, ValueError) as e:
+            raise FetchError(str(url), f"cannot resolve host {url.host}: {_reason(e)}") from e
+        if not addresses:
+            raise FetchError(str(url), f"cannot resolve host {url.host}: no address")
+        return addresses
+
+    async def _send(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
+        request = self._client.build_request("GET", url, headers=headers)
+        try:
+            return await self._client.send(request, stream=True)
+        except httpx.HTTPError as e:
+            raise self._network_error(url, e) from e
+
+    async def _finish(self, response: httpx.Response, url: str,
+                      moved: str | None) -> Response:
+        status = response.status_code
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        if status == 304:
+            await _discard(response)  # no body, but reading its end frees the connection
+            return Response(url=url, status=304, headers=headers, permanent_redirect=moved)
+        if 200 <= status < 300:
+            content = await self._read_capped(response, url)
+            return Response(url=url, status=status, content=content, headers=headers,
+                            permanent_redirect=moved)
+        await _discard(response)
+        raise self._status_error(response, url)
+
+    async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+        """The decoded body, refused as soon as it passes max_bytes.
+
+        Reads raw bytes and inflates them with a limit per call, because httpx's own
+        decoders (behind aiter_bytes) inflate a whole network read at once, and 64 KiB
+        of gzip can be 64 MiB.
+        """
+        cap = self._config.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise TooLargeError(url, f"the body is {int(declared)} bytes, over the limit of "
+                                     f"{cap} ([fetch] max_bytes)")
+        decoder = _Decoder(response.headers.get("content-encoding", ""), url)
+        parts: list[bytes] = []
+        size = 0
+
+        def keep(piece: bytes) -> None:
+            nonlocal size
+            size += len(piece)
+            if size > cap:
+                raise TooLargeError(url, f"the body passed the limit of {cap} bytes "
+                                         "([fetch] max_bytes)")
+            parts.append(piece)
+
+        try:
+            async with contextlib.aclosing(_raw(response)) as raw:
+                async for chunk in raw:
+                    while chunk:
+                        piece, chunk = decoder.decode(chunk, cap - size + 1)
+                        keep(piece)
+        except httpx.HTTPError as e:
+            raise self._network_error(response.request.url, e) from e
+        keep(decoder.flush())
+        return b"".join(parts)
+
+    def _status_error(self, response: httpx.Response, url: str) -> HTTPStatusError:
+        status = response.status_code
+        if status == 410:
+            return GoneError(url, 410, "410 Gone: the publisher removed this feed; "
+                                       "source disabled")
+        try:
+            message = f"HTTP {status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            message = f"HTTP {status} {response.reason_phrase or 'unknown status'}"
+        if status in (429, 503):
+            wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
+            if wait is not None:
+                message += f" (retry after {wait:.0f} s)"
+            return HTTPStatusError(url, status, message, retry_after=wait)
+        if 300 <= status < 400:
+            message += " without a usable Location header"
+        elif status == 404 and self._offline:
+            message += ": not in the offline snapshot"
+        return HTTPStatusError(url, status, message)
+
+    def _network_error(self, url: httpx.URL, e: httpx.HTTPError) -> FetchError:
+        host, reason = url.host, _reason(e)
+        if isinstance(e, httpx.ConnectTimeout):
+            return FetchTimeout(str(url), f"cannot connect to {host} within "
+                                          f"{self._config.connect_timeout:g} s")
+        if isinstance(e, httpx.TimeoutException):
+            return FetchTimeout(str(url), f"{host} stopped answering: {reason}")
+        if isinstance(e, httpx.ConnectError):
+            return FetchError(str(url), f"cannot connect to {host}: {reason}")
+        return FetchError(str(url), f"the connection to {host} failed: {reason}")
+
+
+@dataclass
+class _HostState:
+    slots: asyncio.Semaphore
+    next_start: float = 0.0
+
+
+def _reason(e: BaseException) -> str:
+    """The most specific one-line message in an exception chain ("Connection refused")."""
+    while True:
+        if isinstance(e, ssl.SSLError):
+            return f"TLS failed: {getattr(e, 'verify_message', None) or e.reason or e}"
+        if isinstance(e, socket.gaierror) and e.strerror:
+            return e.strerror
+        if isinstance(e, OSError) and e.errno and e.errno > 0:
+            return os.strerror(e.errno)  # asyncio words it "Connect call failed (...)"
+        inner = e.__cause__ or e.__context__
+        if inner is None:
+            return " ".join(str(e).split()) or type(e).__name__
+        e = inner
+
+
+def _raw(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    # httpx types it as an AsyncIterator; it is a generator, which aclosing() needs.
+    return cast(AsyncGenerator[bytes, None], response.aiter_raw())
+
+
+class _Decoder:
+    """Content-Encoding decoder whose output per call is bounded (gzip, deflate)."""
+
+    def __init__(self, encoding: str, url: str) -> None:
+        self.encoding, self._url, self._first = encoding.strip().lower(), url, True
+        self._z: zlib._Decompress | None = None
+        if self.encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.encoding == "deflate":
+            self._z = zlib.decompressobj()
+        elif self.encoding not in ("", "identity"):
+            raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
+
+    def decode(self, data: bytes, limit: int) -> tuple[bytes, bytes]:
+        """At most ``limit`` decoded bytes, and the input left for the next call."""
+        if self._z is None:
+            return data, b""
+        try:
+            out = self._z.decompress(data, limit)
+        except zlib.error as e:
+            if self.encoding == "deflate" and self._first:  # some servers send raw deflate
+                self._first, self._z = False, zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.decode(data, limit)
+            raise FetchError(self._url, f"the {self.encoding} body is corrupt: {e}") from e
+        self._first = False
+        return out, self._z.unconsumed_tail
+
+    def flush(self) -> bytes:
+        return self._z.flush() if self._z is not None else b""
+
+
+async def _discard(response: httpx.Response) -> None:
+    """Read a small unwanted body so its connection returns to the pool for reuse."""
+    read = 0
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(DISCARD_SECONDS), contextlib.aclosing(_raw(response)) as raw:
+            async for chunk in raw:
+                read += len(chunk)
+                if read > DISCARD_BYTES:
+                    break
+
+
+# -- offline mode -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    file: Path
+    status: int
+    headers: list[tuple[str, str]]
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+class SnapshotTransport(httpx.AsyncBaseTransport):
+    """Answers from recorded snapshots (``<root>/<source id>/index.toml``); no network."""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self._roots = [Path(r) for r in roots]
+        self._index: dict[str, _Recorded] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = self._load()
+        entry = (index.get(str(request.url))
+                 or index.get(str(request.url.copy_with(fragment=None))))
+        if entry is None:
+            return _answer(request, 404, [("Content-Type", "text/plain; charset=utf-8")],
+                           b"not in the offline snapshot")
+        if 200 <= entry.status < 300 and _not_modified(request.headers, entry):
+            kept = [(k, v) for k, v in entry.headers if k.lower() in ("etag", "last-modified")]
+            return _answer(request, 304, kept, b"")
+        try:
+            content = entry.file.read_bytes()
+        except OSError as e:
+            raise FetchError(str(request.url), f"cannot read snapshot {entry.file}: "
+                                               f"{_reason(e)}") from e
+        return _answer(request, entry.status, entry.headers, content)
+
+    def _load(self) -> dict[str, _Recorded]:
+        if self._index is None:
+            index: dict[str, _Recorded] = {}
+            for root in self._roots:
+                if not root.is_dir():
+                    raise FetchError(str(root), f"no offline snapshots folder {root}")
+                for path in sorted(root.glob("*/index.toml")):
+                    for url, entry in _read_index(path):
+                        index.setdefault(url, entry)
+            self._index = index
+        return self._index
+
+
+def _answer(request: httpx.Request, status: int, headers: list[tuple[str, str]],
+            body: bytes) -> httpx.Response:
+    # A stream, not content=: a Response built from bytes counts as already read, and
+    # the fetcher streams every body through the same capped reader.
+    return httpx.Response(status, headers=[*headers, ("Content-Length", str(len(body)))],
+                          stream=httpx.ByteStream(body), request=request)
+
+
+def _read_index(path: Path) -> list[tuple[str, _Recorded]]:
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("response", [])
+        if not isinstance(entries, list):
+            raise ValueError("expected [[response]] tables")
+        out = []
+        for n, e in enumerate(entries, 1):
+            if not isinstance(e, dict) or not isinstance(e.get("url"), str) \
+                    or not isinstance(e.get("file"), str):
+                raise ValueError(f"response #{n} needs url and file strings")
+            file = path.parent / e["file"]
+            if not file.is_file():
+                raise ValueError(f"response #{n}: no such file {file}")
+            status, extra = e.get("status", 200), e.get("headers", {})
+            if not isinstance(status, int) or not isinstance(extra, dict) \
+                    or not all(isinstance(v, str) for v in extra.values()):
+                raise ValueError(f"response #{n}: status must be an integer and headers "
+                                 "a table of strings")
+            ctype = e.get("content_type") or mimetypes.guess_type(file.name)[0]
+            headers = [("Content-Type", str(ctype))] if ctype else []
+            headers += [(k, v) for k, v in extra.items()
+                        if not (ctype and k.lower() == "content-type")]
+            out.append((str(httpx.URL(e["url"])), _Recorded(file, status, headers)))
+        return out
+    except (OSError, UnicodeDecodeError, ValueError, httpx.InvalidURL) as e:
+        raise FetchError(str(path), f"malformed offline index {path}: {e}") from e
+
+
+def _not_modified(request: Mapping[str, str], entry: _Recorded) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match wins over If-Modified-Since; weak comparison."""
+    wanted = request.get("if-none-match")
+    if wanted is not None:
+        etag = entry.header("etag")
+        tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+        return etag is not None and ("*" in tags or etag.removeprefix("W/") in tags)
+    since, modified = request.get("if-modified-since"), entry.header("last-modified")
+    if not since or not modified:
+        return False
+    try:
+        return parsedate_to_datetime(since) >= parsedate_to_datetime(modified)
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,213 @@
+"""The poll pipeline, one source at a time, many sources at once.
+
+    claim due sources | fetch (conditional) | parse | follow linked pages (html)
+        | normalize | store (one transaction: copies + health)
+
+``fetch`` and ``store`` are the only steps that touch the world; ``parse``,
+``normalize`` and the polling ``policy`` are pure. A failure in one source is
+recorded on that source and never stops the others. The CLI, the worker and the
+web app all call :func:`poll`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator import policy
+from aggregator.config import Config, source_files
+from aggregator.errors import FetchError, SourceError
+from aggregator.fetch import Fetcher
+from aggregator.models import (
+    EntryData,
+    FeedData,
+    PollReport,
+    Source,
+    SourceKind,
+    SourceOutcome,
+    SourceStatus,
+)
+from aggregator.normalize import canonical_url, normalize_entries
+from aggregator.parse import parse_document, parse_page
+from aggregator.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Progress = Callable[[SourceOutcome], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def snapshot_dirs(config: Config) -> list[Path]:
+    """Offline snapshots live in ``snapshots/`` beside each source file."""
+    dirs = {f.parent / "snapshots" for f in source_files(config)}
+    return sorted(d for d in dirs if d.is_dir())
+
+
+def poll(store: Store, config: Config, *, ids: Sequence[str] | None = None,
+         due_only: bool = True, offline: bool = False, clock: Clock = utcnow,
+         progress: Progress | None = None, on_claimed: Callable[[int], None] | None = None,
+         rng: random.Random | None = None) -> PollReport:
+    """Claim the sources that are due (or ``ids``, or all with ``due_only=False``) and poll them."""
+    return asyncio.run(poll_async(store, config, ids=ids, due_only=due_only, offline=offline,
+                                  clock=clock, progress=progress, on_claimed=on_claimed,
+                                  rng=rng))
+
+
+async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None = None,
+                     due_only: bool = True, offline: bool = False, clock: Clock = utcnow,
+                     progress: Progress | None = None,
+                     on_claimed: Callable[[int], None] | None = None,
+                     rng: random.Random | None = None) -> PollReport:
+    rng = rng or random.Random()
+    fc = config.fetch
+    # long enough for the listing, its pages and the followed pages of one source
+    lease = timedelta(seconds=max(300.0, fc.timeout * 8))
+    claimed = store.claim_sources(clock(), worker_id(), lease, ids=ids, due_only=due_only)
+    if on_claimed:
+        on_claimed(len(claimed))
+    if not claimed:
+        return PollReport()
+    offline_dirs = snapshot_dirs(config) if offline else None
+    outcomes: list[SourceOutcome] = []
+    async with Fetcher(fc, offline=offline_dirs) as fetcher:
+        tasks = [asyncio.create_task(_poll_one(store, config, fetcher, s, clock, rng))
+                 for s in claimed]
+        for next_done in asyncio.as_completed(tasks):
+            outcome = await next_done
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+    outcomes.sort(key=lambda o: o.source_id)
+    return PollReport(tuple(outcomes))
+
+
+async def _poll_one(store: Store, config: Config, fetcher: Fetcher, source: Source,
+                    clock: Clock, rng: random.Random) -> SourceOutcome:
+    fc = config.fetch
+    started = clock()
+    try:
+        response = await fetcher.fetch(source.fetch_url, etag=source.etag,
+                                       last_modified=source.last_modified)
+        if response.not_modified:
+            decision = policy.after_success(source, fc, clock(), response=response)
+            store.update_source(source.id, **decision.values(), last_success_at=clock(),
+                                last_attempt_at=started)
+            return SourceOutcome(source.id, SourceStatus.OK, not_modified=True)
+        feed = parse_document(source.definition, response.url, response.content,
+                              response.headers, max_items=fc.max_items_per_fetch)
+        if source.definition.kind is SourceKind.HTML:
+            feed = await _complete_listing(store, config, fetcher, source, feed)
+        now = clock()
+        items = normalize_entries(source.definition, feed, now=now,
+                                  host_aliases=config.sources.host_aliases)
+        items = items[: fc.max_items_per_fetch]
+        decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
+        values = decision.values()
+        values.update(last_success_at=now, last_attempt_at=started, etag=response.etag,
+                      last_modified=response.last_modified)
+        values.update(_redirect_values(source, response.permanent_redirect))
+        result = store.ingest(source, items, now, **values)
+        return SourceOutcome(source.id, SourceStatus.OK, new=result.new, updated=result.updated,
+                             warnings=feed.warnings)
+    except (SourceError, OSError) as e:
+        return _record_failure(store, config, source, e, clock, started, rng)
+    except Exception as e:  # a bug must not take the other sources down with it
+        log.exception("unexpected error while polling %s", source.id)
+        err = FetchError(source.fetch_url, f"internal error: {type(e).__name__}: {e}")
+        return _record_failure(store, config, source, err, clock, started, rng)
+
+
+def _record_failure(store: Store, config: Config, source: Source, error: Exception,
+                    clock: Clock, started: datetime, rng: random.Random) -> SourceOutcome:
+    decision = policy.after_error(source, config.fetch, clock(), error, rng)
+    store.update_source(source.id, **decision.values(), last_attempt_at=started)
+    log.info("source %s failed: %s", source.id, decision.last_error)
+    status = SourceStatus.DISABLED if not decision.enabled else SourceStatus.ERROR
+    return SourceOutcome(source.id, status, error=decision.last_error)
+
+
+def _redirect_values(source: Source, permanent: str | None) -> dict[str, str | None]:
+    """A permanent redirect seen on two consecutive polls moves the source's address."""
+    if not permanent or permanent == source.fetch_url:
+        return {"redirect_candidate": None}
+    if source.definition.url == permanent:
+        return {"redirect_candidate": None, "effective_url": None}
+    if source.redirect_candidate == permanent:
+        return {"redirect_candidate": None, "effective_url": permanent}
+    return {"redirect_candidate": permanent}
+
+
+async def _complete_listing(store: Store, config: Config, fetcher: Fetcher, source: Source,
+                            first: FeedData) -> FeedData:
+    """Read the further listing pages, then follow each new entry's link for its full text."""
+    select = source.definition.select
+    assert select is not None
+    entries = list(first.entries)
+    warnings = list(first.warnings)
+    page, next_url, seen = 1, first.next_page, {first.url}
+    while next_url and page < select.max_pages and next_url not in seen:
+        seen.add(next_url)
+        page += 1
+        try:
+            resp = await fetcher.fetch(next_url)
+            more = parse_document(source.definition, resp.url, resp.content, resp.headers,
+                                  max_items=config.fetch.max_items_per_fetch)
+        except SourceError as e:
+            warnings.append(f"listing page {page} skipped: {policy.one_line(str(e))}")
+            break
+        entries.extend(more.entries)
+        warnings.extend(more.warnings)
+        next_url = more.next_page
+    if select.follow and select.max_follow:
+        entries, follow_warnings = await _follow(store, config, fetcher, source, entries)
+        warnings.extend(follow_warnings)
+    return replace(first, entries=tuple(entries), warnings=tuple(warnings), next_page=None)
+
+
+async def _follow(store: Store, config: Config, fetcher: Fetcher, source: Source,
+                  entries: list[EntryData]) -> tuple[list[EntryData], list[str]]:
+    select = source.definition.select
+    aliases = config.sources.host_aliases
+    keys = {e.link: (e.guid or canonical_url(e.link, aliases) or e.link)
+            for e in entries if e.link}
+    known = store.known_guids(source.id, [k for k in keys.values() if k])
+    todo = [e for e in entries if e.link and keys[e.link] not in known]
+    todo = todo[: select.max_follow if select else 0]
+    warnings: list[str] = []
+
+    async def one(entry: EntryData) -> EntryData:
+        assert entry.link
+        try:
+            resp = await fetcher.fetch(entry.link)
+            page = parse_page(resp.content, resp.url, select, resp.headers)
+        except SourceError as e:
+            warnings.append(f"{entry.link}: not followed: {policy.one_line(str(e))}")
+            return entry
+        return replace(
+            entry,
+            title=entry.title or page.title,
+            content=page.content or entry.content,
+            base=page.base or resp.url,
+            published_text=entry.published_text or page.published_text,
+            published=entry.published or page.published,
+        )
+
+    followed = {id(e): r for e, r in zip(todo, await asyncio.gather(*(one(e) for e in todo)),
+                                          strict=True)}
+    return [followed.get(id(e), e) for e in entries], warnings

@@ -1,0 +1,56 @@
+"""Writing output files: atomically, only when changed, never outside ``output/``.
+
+Each file is written to a temporary name in the same folder, flushed to disk and
+renamed over the old one, so a reader (or a web server syncing the folder) sees
+either the old file or the new one, never half of one. A file whose bytes did not
+change is not touched, so its mtime (and the ETag derived from it) stays.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from aggregator.errors import AggregatorError
+
+
+class OutputWriter:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.written: list[str] = []
+        self.unchanged: list[str] = []
+        self._seen: set[str] = set()
+
+    def path_for(self, name: str) -> Path:
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise AggregatorError(f"refusing to write {name!r} outside the output folder")
+        return self.root.joinpath(*rel.parts)
+
+    def write(self, name: str, data: bytes) -> bool:
+        """Write ``data`` to ``name`` (relative, '/'-separated); True if the file changed."""
+        if name in self._seen:  # two renderers claiming one file is a bug, not a race
+            raise AggregatorError(f"output file {name!r} written twice in one publish")
+        self._seen.add(name)
+        path = self.path_for(name)
+        try:
+            if path.read_bytes() == data:
+                self.unchanged.append(name)
+                return False
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # public files; mkstemp makes them 0600
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.written.append(name)
+        return True

@@ -1,0 +1,211 @@
+"""The service functions: what the CLI, the worker and the web app all call.
+
+:class:`Service` opens the configuration, the source files and the store once
+(migrating and synchronizing sources at start), then offers one method per user
+action. There is one pipeline, not three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aggregator.config import Config, load_config, load_sources
+from aggregator.discover import discover, slug_for
+from aggregator.errors import AggregatorError, UsageError
+from aggregator.fetch import Fetcher
+from aggregator.models import (
+    PollReport,
+    PublishReport,
+    Source,
+    SourceKind,
+    SourceOutcome,
+    Story,
+)
+from aggregator.pipeline import poll, utcnow
+from aggregator.publish import publish
+from aggregator.store import Store, SyncReport
+
+SECRET_FILE = "secret_key"
+
+
+def ensure_secret(config: Config) -> bytes:
+    """The key for signed links: from the environment, else generated once (mode 0600)."""
+    from_env = os.environ.get(config.web.secret_env)
+    if from_env:
+        return from_env.encode("utf-8")
+    path = config.storage.data_dir / SECRET_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode("ascii")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use theirs
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(key + b"\n")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    poll: PollReport
+    publish: PublishReport
+
+
+class Service:
+    def __init__(self, config: Config, store: Store, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.sync: SyncReport | None = None
+
+    @classmethod
+    def open(cls, config_path: str | os.PathLike[str] | None = None, *,
+             clock: Callable[[], datetime] = utcnow) -> Service:
+        config = load_config(config_path)
+        return cls.from_config(config, clock=clock)
+
+    @classmethod
+    def from_config(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> Service:
+        defs = load_sources(config)  # validate the files before touching the database
+        store = Store.open(config.storage.url)
+        service = cls(config, store, clock=clock)
+        service.sync = store.sync_sources(defs, clock())
+        ensure_secret(config)
+        return service
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the cycle -------------------------------------------------------------------
+
+    def poll(self, *, ids: Sequence[str] = (), all_sources: bool = False, offline: bool = False,
+             progress: Callable[[SourceOutcome], None] | None = None,
+             on_claimed: Callable[[int], None] | None = None) -> PollReport:
+        if ids:
+            known = {s.id for s in self.store.list_sources(ids)}
+            missing = [i for i in ids if i not in known]
+            if missing:
+                raise UsageError(f"no source with id {missing[0]!r} (see: aggregator sources list)")
+        return poll(self.store, self.config, ids=list(ids) or None,
+                    due_only=not (all_sources or ids), offline=offline, clock=self.clock,
+                    progress=progress, on_claimed=on_claimed)
+
+    def publish(self) -> PublishReport:
+        now = self.clock()
+        report = publish(self.store, self.config, now)
+        if report.written:
+            self.store.set_state("last_publish_at", now.isoformat())
+        self.store.set_state("last_publish_checked_at", now.isoformat())
+        return report
+
+    def run_once(self, *, offline: bool = False,
+                 progress: Callable[[SourceOutcome], None] | None = None,
+                 on_claimed: Callable[[int], None] | None = None) -> RunReport:
+        polled = self.poll(offline=offline, progress=progress, on_claimed=on_claimed)
+        return RunReport(poll=polled, publish=self.publish())
+
+    # -- sources ---------------------------------------------------------------------
+
+    def list_sources(self) -> list[Source]:
+        return self.store.list_sources()
+
+    def set_enabled(self, source_id: str, enabled: bool) -> Source:
+        return self.store.set_enabled(source_id, enabled, self.clock())
+
+    def add_source(self, url: str, *, source_id: str | None = None, title: str | None = None,
+                   tags: Sequence[str] = (), priority: int = 0) -> Source:
+        """Add a feed by URL, discovering it through ``<link rel="alternate">`` if needed."""
+        existing = self.store.find_source_by_url(url)
+        if existing:
+            raise UsageError(f"{url} is already a source: {existing.id}")
+
+        async def find() -> tuple[str, str | None]:
+            async with Fetcher(self.config.fetch) as fetcher:
+                found = await discover(fetcher, url,
+                                       max_items=self.config.fetch.max_items_per_fetch)
+            return found.url, found.feed.title
+
+        try:
+            feed_url, feed_title = asyncio.run(find())
+        except AggregatorError as e:
+            raise UsageError(f"cannot add {url}: {e}") from e
+        existing = self.store.find_source_by_url(feed_url)
+        if existing:
+            raise UsageError(f"{feed_url} is already a source: {existing.id}")
+        sid = source_id or self._free_id(slug_for(feed_title, feed_url))
+        from aggregator.config import source_from_dict
+
+        definition = source_from_dict(
+            {"id": sid, "url": feed_url, "kind": SourceKind.FEED.value,
+             "title": title or feed_title or "", "tags": list(tags), "priority": priority},
+            "sources add", "source", "db")
+        return self.store.add_source(definition, self.clock())
+
+    def _free_id(self, base: str) -> str:
+        taken = {s.id for s in self.store.list_sources()}
+        sid, n = base, 2
+        while sid in taken:
+            sid = f"{base}-{n}"
+            n += 1
+        return sid
+
+    # -- stories ---------------------------------------------------------------------
+
+    def list_stories(self, *, include_hidden: bool = False, tag: str | None = None) -> list[Story]:
+        stories = self.store.list_stories(include_hidden=include_hidden)
+        if tag:
+            stories = [s for s in stories if tag in s.tags]
+        return stories
+
+    def get_story(self, story_id: str) -> Story:
+        return self.store.get_story(story_id)
+
+    # -- status ----------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        sources = self.store.list_sources()
+        by_status: dict[str, int] = {}
+        for s in sources:
+            by_status[s.status.value] = by_status.get(s.status.value, 0) + 1
+        failing = [s for s in sources if s.status.value in ("error", "disabled") and s.last_error]
+        return {
+            "sources": len(sources),
+            "sources_by_status": by_status,
+            "failing": failing,
+            "stories": self.store.count_stories(),
+            "hidden": self.store.count_stories(include_hidden=True) - self.store.count_stories(),
+            "last_publish_at": _parse_time(self.store.get_state("last_publish_at")),
+            "output_dir": self.config.output.dir,
+            "database": _redacted(self.store.engine.url),
+            "next_digest": None,
+        }
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
+def _redacted(url: object) -> str:
+    render = getattr(url, "render_as_string", None)
+    return render(hide_password=True) if render else str(url)
+
+
+def output_files(config: Config) -> list[Path]:
+    return sorted(p for p in config.output.dir.rglob("*") if p.is_file())

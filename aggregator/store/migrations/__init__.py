@@ -1,0 +1,1 @@
+"""Alembic migrations; applied at start-up by :func:`aggregator.store.migrate`."""

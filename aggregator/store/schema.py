@@ -1,0 +1,137 @@
+"""Table definitions (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+The migrations in ``migrations/versions`` create exactly these tables; a test
+compares the migrated database with this metadata so the two cannot drift.
+
+- ``sources``: one row per source, its definition (synchronized from the TOML
+  files) and its health (status, errors, next poll, validators, lease).
+- ``stories``: one row per duplicate cluster; its id is public and never changes.
+- ``copies``: one row per (source, guid): an entry as one source published it.
+- ``state``: small key/value facts (last publish, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC (which also keeps
+    them ordered as text) and given their zone back on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # defensive: raw SQLite text
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("interval_seconds", sa.Float),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("select_rules", sa.JSON),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.String(16)),
+    sa.Column("status", sa.String(16), nullable=False, server_default="new"),
+    sa.Column("effective_url", sa.Text),
+    sa.Column("redirect_candidate", sa.Text),
+    sa.Column("last_error", sa.Text),
+    sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_success_at", UTCDateTime),
+    sa.Column("last_attempt_at", UTCDateTime),
+    sa.Column("next_poll_at", UTCDateTime, index=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    # no foreign key: copies point at stories, and a story is created first
+    sa.Column("representative_copy_id", sa.String(32)),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False, index=True),
+    # the representative's date (or first seen): what feeds sort on
+    sa.Column("published_at", UTCDateTime, nullable=False, index=True),
+    # when what the outputs show of it last changed
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("pinned_at", UTCDateTime),
+    sa.Column("pin_order", sa.Integer),
+    sa.Column("pin_until", UTCDateTime),
+    sa.Column("pin_note", sa.Text),
+    sa.Column("pin_by", sa.Text),
+)
+
+copies = sa.Table(
+    "copies",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("story_id", sa.String(16), sa.ForeignKey("stories.id"), nullable=False, index=True),
+    sa.Column("source_id", sa.String(64), sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("guid", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("canonical_url", sa.Text, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary_html", sa.Text, nullable=False, server_default=""),
+    sa.Column("content_html", sa.Text, nullable=False, server_default=""),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("author", sa.Text),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("entry_updated_at", UTCDateTime),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("categories", sa.JSON, nullable=False),
+    sa.Column("enclosures", sa.JSON, nullable=False),
+    sa.Column("language", sa.String(16)),
+    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    sa.UniqueConstraint("source_id", "guid", name="uq_copies_source_guid"),
+)
+
+state = sa.Table(
+    "state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,228 @@
+"""The command line end to end: real processes, a real HTTP server, a temporary project."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from tests.httpserver import HTTPTestServer, static, status
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Local desk</title><link>http://127.0.0.1/</link>
+<description>test</description>
+<item><title>Smugglers arrested in port raid</title><link>http://127.0.0.1/a</link>
+<guid>a</guid><pubDate>Fri, 27 Nov 2026 10:00:00 GMT</pubDate>
+<description>Police arrested five people.</description></item>
+<item><title>Court convicts boat organisers</title><link>http://127.0.0.1/b</link>
+<guid>b</guid><pubDate>Thu, 26 Nov 2026 10:00:00 GMT</pubDate>
+<description>Three were sentenced.</description></item>
+</channel></rss>"""
+
+STORY_KEYS = {"id", "title", "url", "source", "published", "tags", "pinned", "hidden", "event",
+              "duplicates"}
+SOURCE_KEYS = {"id", "url", "kind", "status", "last_error", "error_count", "last_success_at",
+               "next_poll_at", "items"}
+
+
+def cli(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "aggregator", "--config",
+                             str(project / "config.toml"), *args],
+                            cwd=project, capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def as_json(project: Path, *args: str) -> object:
+    return json.loads(cli(project, *args, "--json").stdout)
+
+
+def local_project(tmp_path: Path, server: HTTPTestServer, extra: str = "") -> Path:
+    """A project with one source on the local server (private addresses allowed)."""
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "local.toml").write_text(
+        f'[[source]]\nid = "local"\nurl = "{server.url("/feed.xml")}"\ntags = ["org:local"]\n')
+    (tmp_path / "config.toml").write_text(
+        f"[fetch]\nallow_private = true\ntimeout = 5\n{extra}")
+    return tmp_path
+
+
+# -- the shipped snapshots -------------------------------------------------------------
+
+
+def test_offline_run_produces_the_four_outputs_and_a_summary(project: Path) -> None:
+    result = cli(project, "run", "--once", "--offline")
+    assert "Polled 8 sources: 8 ok, 0 failed;" in result.stdout
+    assert "new items" in result.stdout
+    out = project / "output"
+    assert sorted(p.name for p in out.iterdir()) == ["atom.xml", "feed.json", "feed.xml",
+                                                     "index.html"]
+    feed = feedparser.parse((out / "feed.xml").read_bytes())
+    assert not feed.bozo and len(feed.entries) == 97
+    titles = {e.title for e in feed.entries}
+    assert ("Second Expert Group Meeting on the Elaboration of Basic Training Modules on "
+            "Preventing and Combating the Smuggling of Migrants") in titles
+    assert any("Central Mediterranean" in t for t in titles)
+    # every entry names its source
+    assert all(e.get("source", {}).get("title") for e in feed.entries)
+    json_feed = json.loads((out / "feed.json").read_text())
+    assert [i["id"] for i in json_feed["items"]] == [e.id for e in feed.entries]
+
+
+def test_second_offline_run_adds_and_rewrites_nothing(project: Path) -> None:
+    cli(project, "run", "--once", "--offline")
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in
+              (project / "output").iterdir()}
+    result = cli(project, "run", "--once", "--offline")
+    assert "0 new items" in result.stdout and "0 files written, 4 unchanged" in result.stdout
+    # poll everything again: still nothing new, nothing rewritten
+    assert "0 new items, 0 updated" in cli(project, "poll", "--all", "--offline").stdout
+    cli(project, "publish")
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in
+             (project / "output").iterdir()}
+    assert after == before
+
+
+def test_items_and_sources_json_follow_the_contract(project: Path) -> None:
+    cli(project, "run", "--once", "--offline")
+    stories = as_json(project, "items", "list")
+    assert isinstance(stories, list) and stories
+    for story in stories:
+        assert story.keys() >= STORY_KEYS
+        assert story["published"].endswith("+00:00")
+        assert story["event"] is None or set(story["event"]) == {"start", "end", "location",
+                                                                 "country"}
+        for dup in story["duplicates"]:
+            assert set(dup) == {"id", "source", "url", "title"}
+    sources = as_json(project, "sources", "list")
+    assert {s["id"] for s in sources} >= {"unodc-stories", "unodc-ms-news-events",
+                                          "europol-news", "reliefweb-migrant-smuggling"}
+    for source in sources:
+        assert source.keys() >= SOURCE_KEYS
+        assert source["status"] == "ok" and source["items"] > 0
+    # every copy of every source appears exactly once, as a story or as a duplicate
+    copies = len(stories) + sum(len(s["duplicates"]) for s in stories)
+    assert copies == sum(s["items"] for s in sources)
+    one = as_json(project, "items", "show", stories[0]["id"])
+    assert one == stories[0]
+
+
+def test_listing_pages_are_followed_for_the_full_text(project: Path) -> None:
+    cli(project, "run", "--once", "--offline")
+    stories = as_json(project, "items", "list")
+    cairo = next(s for s in stories if s["title"].startswith("Second Expert Group Meeting"))
+    shown = cli(project, "items", "show", cairo["id"]).stdout
+    assert "Algeria" in shown  # the participants paragraph of the followed page
+
+
+def test_read_only_commands_never_fetch(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", static(RSS))
+        project = local_project(tmp_path, server)
+        for args in (("items", "list"), ("items", "list", "--json"), ("sources", "list"),
+                     ("sources", "list", "--json"), ("status",), ("publish",)):
+            cli(project, *args)
+        assert server.requests == []
+
+
+def test_a_failing_poll_keeps_what_was_stored_and_records_why(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", static(RSS))
+        project = local_project(tmp_path, server)
+        assert "2 new items" in cli(project, "poll").stdout
+        server.route("/feed.xml", status(500))
+        result = cli(project, "poll", "--all")  # exit 0: the failure is recorded
+        assert "0 ok, 1 failed" in result.stdout
+        [source] = as_json(project, "sources", "list")
+        assert source["status"] == "error" and source["error_count"] == 1
+        assert "500" in source["last_error"] and source["items"] == 2
+        assert len(as_json(project, "items", "list")) == 2
+        assert "failed 1x" in cli(project, "status").stdout
+
+
+def test_poll_takes_only_due_sources_unless_told(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", static(RSS))
+        project = local_project(tmp_path, server)
+        cli(project, "poll")
+        assert "Polled 0 sources" in cli(project, "poll").stdout  # not due for an hour
+        assert "Polled 1 source:" in cli(project, "poll", "--source", "local").stdout
+        assert "Polled 1 source:" in cli(project, "poll", "--all").stdout
+        assert len(server.requests) == 3
+        bad = cli(project, "poll", "--source", "nope", check=False)
+        assert bad.returncode == 2 and "no source with id 'nope'" in bad.stderr
+
+
+def test_gone_disables_the_source_and_says_so(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", status(410))
+        project = local_project(tmp_path, server)
+        cli(project, "poll")
+        [source] = as_json(project, "sources", "list")
+        assert source["status"] == "disabled" and "410" in source["last_error"]
+        assert "Polled 0 sources" in cli(project, "poll", "--all").stdout
+        server.route("/feed.xml", static(RSS))
+        cli(project, "sources", "enable", "local")
+        assert "2 new items" in cli(project, "poll").stdout
+
+
+def test_disable_and_enable(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", static(RSS))
+        project = local_project(tmp_path, server)
+        assert "local: disabled" in cli(project, "sources", "disable", "local").stdout
+        assert "Polled 0 sources" in cli(project, "poll", "--all").stdout
+        assert server.requests == []
+        cli(project, "sources", "enable", "local")
+        assert "Polled 1 source:" in cli(project, "poll").stdout
+        missing = cli(project, "sources", "disable", "nope", check=False)
+        assert missing.returncode == 4 and "no source with id 'nope'" in missing.stderr
+
+
+def test_sources_add_discovers_the_feed_of_an_html_page(tmp_path: Path) -> None:
+    page = (b'<!DOCTYPE html><html><head><title>Desk</title>'
+            b'<link rel="stylesheet" href="/style.css">'
+            b'<link rel="alternate" type="application/rss+xml" title="News" href="/desk.xml">'
+            b'</head><body>Hello</body></html>')
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", static(RSS))
+        server.route("/desk.xml", static(RSS))
+        server.route("/news", static(page, content_type="text/html; charset=utf-8"))
+        project = local_project(tmp_path, server)
+        added = as_json(project, "sources", "add", server.url("/news"), "--tag", "org:desk")
+        assert added["url"] == server.url("/desk.xml") and added["id"] == "local-desk"
+        assert added["tags"] == ["org:desk"] and added["status"] == "new"
+        again = cli(project, "sources", "add", server.url("/desk.xml"), check=False)
+        assert again.returncode == 2 and "already a source" in again.stderr
+        server.route("/plain", static(b"<html><body>no feed</body></html>",
+                                      content_type="text/html"))
+        none = cli(project, "sources", "add", server.url("/plain"), check=False)
+        assert none.returncode == 2 and "links to no feed" in none.stderr
+        # a source added at run time survives the next start's sync
+        assert {s["id"] for s in as_json(project, "sources", "list")} == {"local", "local-desk"}
+
+
+def test_private_addresses_are_refused_by_default(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        server.route("/feed.xml", static(RSS))
+        project = local_project(tmp_path, server)
+        (project / "config.toml").write_text("[fetch]\ntimeout = 5\n")
+        assert "0 ok, 1 failed" in cli(project, "poll").stdout
+        [source] = as_json(project, "sources", "list")
+        assert source["status"] == "error" and server.requests == []
+
+
+def test_output_in_a_pipe_is_plain_lines(project: Path) -> None:
+    out = cli(project, "poll", "--offline").stdout
+    assert "\x1b[" not in out
+    assert out.count("\nok ") + out.startswith("ok ") == 8
+
+
+@pytest.mark.parametrize("args", [["run"], ["items"], ["sources", "frobnicate"]])
+def test_usage_errors_exit_2(project: Path, args: list[str]) -> None:
+    assert cli(project, *args, check=False).returncode == 2

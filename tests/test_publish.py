@@ -1,0 +1,146 @@
+"""Publishing: the four outputs, the same stories in each, stable bytes, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+
+from aggregator.config import Config, OutputConfig, SiteConfig
+from aggregator.errors import AggregatorError
+from aggregator.models import Item, SourceDef
+from aggregator.publish import publish
+from aggregator.publish.feeds import story_guid
+from aggregator.publish.writer import OutputWriter
+from aggregator.store import Store
+from tests.conftest import NOW
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config(path=tmp_path / "config.toml",
+                  site=SiteConfig(title="Desk & Co", url="https://news.example.org/"),
+                  output=OutputConfig(dir=tmp_path / "output", items=3))
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    s.sync_sources([SourceDef(id="unodc", url="https://www.unodc.org/feed.xml",
+                              title="UNODC", tags=("org:unodc",), priority=10),
+                    SourceDef(id="un-news", url="https://news.un.org/rss.xml", title="UN News")],
+                   NOW)
+    yield s
+    s.close()
+
+
+def add(store: Store, source: str, guid: str, hours_ago: int, **kw: object) -> None:
+    values: dict[str, object] = dict(
+        source_id=source, guid=guid, url=f"https://www.unodc.org/{guid}.html",
+        canonical_url=f"https://unodc.org/{guid}.html", title=f"Story <{guid}> & more",
+        summary_html=f"<p>Summary of <b>{guid}</b>.</p>", text=f"Story {guid}",
+        published=NOW - timedelta(hours=hours_ago), content_hash=guid)
+    values.update(kw)
+    store.ingest(store.get_source(source), [Item(**values)], NOW)  # type: ignore[arg-type]
+
+
+def test_four_outputs_carry_the_same_newest_stories(store: Store, config: Config) -> None:
+    for n in range(5):
+        add(store, "unodc", f"s{n}", hours_ago=n)
+    add(store, "un-news", "republished", hours_ago=1, canonical_url="https://unodc.org/s1.html",
+        url="https://news.un.org/story/1")
+    report = publish(store, config, NOW)
+    assert sorted(report.written) == ["atom.xml", "feed.json", "feed.xml", "index.html"]
+    out = config.output.dir
+    expected = [story_guid(s.id) for s in store.list_stories(limit=3)]
+
+    rss = feedparser.parse((out / "feed.xml").read_bytes())
+    atom = feedparser.parse((out / "atom.xml").read_bytes())
+    assert not rss.bozo and not atom.bozo
+    assert rss.version == "rss20" and atom.version == "atom10"
+    assert [e.id for e in rss.entries] == expected
+    assert [e.id for e in atom.entries] == expected
+    doc = json.loads((out / "feed.json").read_text())
+    assert doc["version"] == "https://jsonfeed.org/version/1.1"
+    assert [i["id"] for i in doc["items"]] == expected
+    assert rss.entries[0].title == "Story <s0> & more"
+
+    # the source is named and linked, duplicates listed
+    s1 = next(e for e in rss.entries if e.title == "Story <s1> & more")
+    assert s1.source.title == "UNODC" and s1.source.href == "https://www.unodc.org/feed.xml"
+    assert "https://news.un.org/story/1" in s1.summary
+    html = (out / "index.html").read_text()
+    assert "Story &lt;s0&gt; &amp; more" in html and "Desk &amp; Co" in html
+    assert html.count("<article") == 3 and 'href="https://www.unodc.org/feed.xml"' in html
+
+
+def test_publishing_again_rewrites_nothing(store: Store, config: Config) -> None:
+    add(store, "unodc", "a", hours_ago=2)
+    publish(store, config, NOW)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in config.output.dir.iterdir()}
+    report = publish(store, config, NOW + timedelta(hours=5))
+    assert report.written == () and len(report.unchanged) == 4
+    assert mtimes == {p.name: p.stat().st_mtime_ns for p in config.output.dir.iterdir()}
+
+
+def test_guids_stay_when_new_stories_arrive(store: Store, config: Config) -> None:
+    add(store, "unodc", "a", hours_ago=5)
+    publish(store, config, NOW)
+    first = feedparser.parse((config.output.dir / "feed.xml").read_bytes()).entries[0].id
+    add(store, "unodc", "b", hours_ago=1)
+    publish(store, config, NOW)
+    entries = feedparser.parse((config.output.dir / "feed.xml").read_bytes()).entries
+    assert [e.title for e in entries] == ["Story <b> & more", "Story <a> & more"]
+    assert entries[1].id == first
+
+
+def test_build_date_follows_content_not_the_clock(store: Store, config: Config) -> None:
+    add(store, "unodc", "a", hours_ago=5)
+    publish(store, config, NOW + timedelta(days=3))
+    rss = etree.parse(str(config.output.dir / "feed.xml"))
+    assert rss.findtext("channel/lastBuildDate") == "Sat, 28 Nov 2026 12:00:00 +0000"
+
+
+def test_empty_store_still_gives_valid_files(store: Store, config: Config) -> None:
+    publish(store, config, NOW)
+    for name in ("feed.xml", "atom.xml"):
+        parsed = feedparser.parse((config.output.dir / name).read_bytes())
+        assert not parsed.bozo and parsed.entries == []
+    assert json.loads((config.output.dir / "feed.json").read_text())["items"] == []
+    assert "No stories yet" in (config.output.dir / "index.html").read_text()
+
+
+def test_writer_refuses_paths_outside_the_folder(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path)
+    for bad in ("../x", "/etc/passwd", "a/../../b", ""):
+        with pytest.raises(AggregatorError):
+            writer.write(bad, b"x")
+
+
+def test_writer_leaves_no_temporary_files_and_public_mode(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path)
+    assert writer.write("tags/x.xml", b"one")
+    assert sorted(p.name for p in (tmp_path / "tags").iterdir()) == ["x.xml"]
+    assert (tmp_path / "tags" / "x.xml").stat().st_mode & 0o777 == 0o644
+
+
+def test_writer_refuses_one_file_twice(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path)
+    writer.write("a", b"1")
+    with pytest.raises(AggregatorError, match="twice"):
+        writer.write("a", b"2")
+
+
+def test_rename_is_atomic_for_readers(tmp_path: Path) -> None:
+    """A reader holding the old file keeps reading the old bytes after a rewrite."""
+    OutputWriter(tmp_path).write("feed.xml", b"old" * 1000)
+    with open(tmp_path / "feed.xml", "rb") as reader:
+        OutputWriter(tmp_path).write("feed.xml", b"new" * 1000)
+        assert reader.read() == b"old" * 1000
+    assert (tmp_path / "feed.xml").read_bytes() == b"new" * 1000
+    assert os.listdir(tmp_path) == ["feed.xml"]
