@@ -20,6 +20,17 @@ def _item_html(html: str | None) -> Markup:
     return Markup(html or "")
 
 
+def _teaser(html: str | None, limit: int = 320) -> str:
+    """Plain text of an item's HTML, cut at a word boundary (escaped like any text)."""
+    from aggregator.normalize import plain_text
+
+    text = plain_text(html or "")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-–—")
+    return cut + "…"
+
+
 def _isodate(value: datetime) -> str:
     return value.isoformat()
 
@@ -43,5 +54,5 @@ def environment(override: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(item_html=_item_html, isodate=_isodate, date=_date)
+    env.filters.update(item_html=_item_html, teaser=_teaser, isodate=_isodate, date=_date)
     return env

@@ -102,6 +102,9 @@ def _generator(meta: FeedMeta, stories: Sequence[Story]) -> FeedGenerator:
             fe.summary(description, type="html")  # Atom summary and RSS description
         if story.content_html:
             fe.content(story.content_html, type="html")  # Atom content, RSS content:encoded
+        elif not story.url:
+            # Atom wants an alternate link or content: with no link, the text is the content
+            fe.content(description or _text(story.title), type="html")
         fe.source(url=story.source_url or meta.site.url, title=story.source_title or story.source)
         for tag in story.tags:
             fe.category(term=tag)
