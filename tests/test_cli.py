@@ -226,3 +226,48 @@ def test_output_in_a_pipe_is_plain_lines(project: Path) -> None:
 @pytest.mark.parametrize("args", [["run"], ["items"], ["sources", "frobnicate"]])
 def test_usage_errors_exit_2(project: Path, args: list[str]) -> None:
     assert cli(project, *args, check=False).returncode == 2
+
+
+def test_a_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    with HTTPTestServer() as server:
+        project = local_project(tmp_path, server)
+        cli(project, "status")
+        secret = project / "var" / "secret_key"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        first = secret.read_bytes()
+        assert len(first.strip()) >= 32
+        cli(project, "status")
+        assert secret.read_bytes() == first  # kept, so signed links stay valid
+
+
+def test_no_secret_file_when_the_environment_has_one(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AGGREGATOR_SECRET_KEY", "from-the-environment")
+    with HTTPTestServer() as server:
+        project = local_project(tmp_path, server)
+        cli(project, "status")
+        assert not (project / "var" / "secret_key").exists()
+
+
+def test_a_terminal_gets_a_progress_bar_and_the_summary(project: Path) -> None:
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on a pseudo-terminal
+        os.chdir(project)
+        os.execv(sys.executable, [sys.executable, "-m", "aggregator", "--config",
+                                  str(project / "config.toml"), "poll", "--offline"])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "polling" in screen and "8/8" in screen  # rich's bar
+    assert "Polled 8 sources: 8 ok, 0 failed" in screen
