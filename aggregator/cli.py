@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from aggregator import __version__
 from aggregator.errors import AggregatorError
 from aggregator.models import PollReport, PublishReport, Source, SourceOutcome, Story
-from aggregator.service import Service
+from aggregator.service import Explanation, Service
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     il.add_argument("--json", action="store_true")
     ishow = isub.add_parser("show", help="one story with its copies")
     ishow.add_argument("id")
+    ishow.add_argument("--explain", action="store_true",
+                       help="why it has each tag (rule and matched text) and its event")
     ishow.add_argument("--json", action="store_true")
+    imerge = isub.add_parser("merge", help="make two stories one (the first keeps its id)")
+    imerge.add_argument("id", help="the story to keep")
+    imerge.add_argument("other", help="the story to merge into it")
+    isplit = isub.add_parser("split", help="take a copy out of its story")
+    isplit.add_argument("copy_id", help="a copy id, as `items show` lists duplicates")
+
+    tags = sub.add_parser("tags", help="the tag rules")
+    tsub = tags.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ttest = tsub.add_parser("test", help="dry-run the rules over stored stories: what would change")
+    ttest.add_argument("--rule", metavar="NAME", help="only this rule's tag")
+    ttest.add_argument("--json", action="store_true")
+    tsub.add_parser("apply", help="re-tag every stored story with the current rules")
+
+    ev = sub.add_parser("eval", help="score dedupe, tags and events on a labelled set")
+    ev.add_argument("path", help="a folder with sources.toml, snapshots/ and labels.toml")
+    ev.add_argument("--json", action="store_true")
 
     st = sub.add_parser("status", help="sources by health, stories, last publish")
     st.add_argument("--json", action="store_true")
@@ -82,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "eval":  # runs on a store of its own
+            return _eval(args, sys.stdout)
         with Service.open(args.config) as service:
             return dispatch(service, args, sys.stdout)
     except AggregatorError as e:
@@ -117,6 +137,8 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         return _items(service, args, out)
     elif cmd == "status":
         _status(service, args, out)
+    elif cmd == "tags":
+        return _tags(service, args, out)
     return 0
 
 
@@ -271,15 +293,33 @@ def _items(service: Service, args: argparse.Namespace, out: TextIO) -> int:
                      str(1 + len(s.duplicates)), _clip(s.title, 90) + (" [hidden]" if s.hidden else ""))
                     for s in stories])
     elif args.action == "show":
-        story = service.get_story(args.id)
-        if args.json:
-            _dump(story_json(story), out)
+        if args.explain:
+            why = service.explain(args.id)
+            if args.json:
+                data = story_json(why.story)
+                data["explain"] = {
+                    "tags": [{"tag": r.tag, "rule": r.rule, "matched": r.matched,
+                              "field": r.field, "copy": r.copy_id, "source": r.source}
+                             for r in why.reasons],
+                    "event": why.event_text,
+                }
+                _dump(data, out)
+            else:
+                _show_story(why.story, out, why)
         else:
-            _show_story(story, out)
+            story = service.get_story(args.id)
+            _dump(story_json(story), out) if args.json else _show_story(story, out)
+    elif args.action == "merge":
+        story = service.merge(args.id, args.other)
+        print(f"{args.other} merged into {story.id}: {1 + len(story.duplicates)} copies",
+              file=out)
+    elif args.action == "split":
+        story = service.split(args.copy_id)
+        print(f"copy {args.copy_id} is now story {story.id}", file=out)
     return 0
 
 
-def _show_story(s: Story, out: TextIO) -> None:
+def _show_story(s: Story, out: TextIO, why: Explanation | None = None) -> None:
     from aggregator.normalize import plain_text
 
     lines = [
@@ -297,6 +337,14 @@ def _show_story(s: Story, out: TextIO) -> None:
     if s.duplicates:
         lines.append("  also published as:")
         lines.extend(f"    {d.id}  {d.source}  {d.url or '-'}  {d.title}" for d in s.duplicates)
+    if why is not None:
+        lines.append("  why these tags:")
+        for r in why.reasons:
+            where = f" in {r.field}" if r.field else ""
+            said = f': "{_clip(r.matched, 80)}"' if r.matched and r.rule != "source" else ""
+            lines.append(f"    {r.tag:32} {r.rule}{where}{said}  [{r.source}]")
+        if why.event_text:
+            lines.append(f'  event from: "{_clip(why.event_text, 100)}"')
     summary = plain_text(s.summary_html)
     if summary:
         lines += ["", _clip(summary, 600)]
@@ -304,6 +352,40 @@ def _show_story(s: Story, out: TextIO) -> None:
     if content and content != summary:
         lines += ["", _clip(content, 4000)]
     print("\n".join(lines), file=out)
+
+
+# -- tags and eval ---------------------------------------------------------------------
+
+
+def _tags(service: Service, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "test":
+        changes = service.tag_changes(args.rule)
+        if args.json:
+            _dump([{"copy": c.copy_id, "story": c.story_id, "source": c.source,
+                    "title": c.title, "added": list(c.added), "removed": list(c.removed)}
+                   for c in changes], out)
+            return 0
+        for c in changes:
+            diff = " ".join([*(f"+{t}" for t in c.added), *(f"-{t}" for t in c.removed)])
+            print(f"{c.story_id}  {c.source:28}  {diff}  {_clip(c.title, 60)}", file=out)
+        stories = len({c.story_id for c in changes})
+        print(f"{len(changes)} cop{'ies' if len(changes) != 1 else 'y'} in {stories} "
+              f"stor{'ies' if stories != 1 else 'y'} would change "
+              "(nothing was written; `aggregator tags apply` applies it).", file=out)
+    elif args.action == "apply":
+        print(f"Re-tagged {service.apply_tag_rules()} copies.", file=out)
+    return 0
+
+
+def _eval(args: argparse.Namespace, out: TextIO) -> int:
+    from aggregator.evaluate import evaluate, load_base_config
+
+    scores = evaluate(args.path, load_base_config(args.config))
+    if args.json:
+        _dump(scores.as_dict(), out)
+    else:
+        print(scores.report(), file=out)
+    return 0
 
 
 # -- status -----------------------------------------------------------------------------

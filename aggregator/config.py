@@ -83,6 +83,14 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class DedupeConfig:
+    #: copies further apart in time than this are never near-duplicates
+    window: float = 7 * 86400.0
+    #: false: only exact matches (same canonical URL or same content) join stories
+    near_duplicates: bool = True
+
+
+@dataclass(frozen=True)
 class DigestConfig:
     weekday: str = "monday"
     time: str = "08:00"
@@ -125,6 +133,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     #: ``[tags.<name>]`` rule tables, kept as given (the tagging stage validates them)
     tags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     web: WebConfig = field(default_factory=WebConfig)
@@ -424,6 +433,13 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         tags[name] = t.table(name).data
     t.finish()
 
+    t = top.table("dedupe")
+    dedupe = DedupeConfig(
+        window=t.duration("window", DedupeConfig.window),
+        near_duplicates=t.boolean("near_duplicates", True),
+    )
+    t.finish()
+
     t = top.table("digest")
 
     def clock(v: object) -> str:
@@ -466,7 +482,7 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
 
     top.finish()
     return Config(path=path, site=site, storage=storage, sources=sources, fetch=fetch,
-                  output=output, tags=tags, digest=digest, email=email, web=web)
+                  output=output, tags=tags, dedupe=dedupe, digest=digest, email=email, web=web)
 
 
 # -- source files -----------------------------------------------------------------------

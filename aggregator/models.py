@@ -201,6 +201,28 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class TagReason:
+    """One tag and why: the rule that gave it and the text it matched."""
+
+    tag: str  # "migrant-smuggling", "country:eg", "region:northern-africa", "org:unodc"
+    rule: str  # "tags.migrant-smuggling", "gazetteer", "region", "event", "source", "editor"
+    matched: str = ""  # the text as written in the item
+    field: str = ""  # "title", "summary", "content", "categories", or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the pure stages found in one copy: its tags, its event, its dedupe features."""
+
+    tags: tuple[TagReason, ...] = ()
+    event: Event | None = None
+    event_text: str | None = None
+    #: MinHash signature and JSON-able features for near-duplicate search
+    signature: bytes | None = None
+    features: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Duplicate:
     id: str  # copy id
     source: str

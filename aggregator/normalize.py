@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 import nh3
 from dateutil import parser as dateutil_parser
 
+from aggregator.language import detect_language
 from aggregator.models import Enclosure, EntryData, FeedData, Item, SourceDef
 
 __all__ = [
@@ -151,7 +152,8 @@ def _normalize_entry(
     link = _http_url(entry.link, base)
     canonical = canonical_url(link, host_aliases) if link else None
 
-    summary_html = _sanitized_field(entry.summary, base)
+    summary, places = split_publisher_metadata(entry.summary)
+    summary_html = _sanitized_field(summary, base)
     content_html = _sanitized_field(entry.content, base)
     if content_html == summary_html:
         content_html = ""
@@ -180,15 +182,37 @@ def _normalize_entry(
         author=clean_title(entry.author) or None,
         published=published,
         updated=updated,
-        categories=_unique(clean_title(c) for c in entry.categories)[:MAX_CATEGORIES],
+        categories=_unique(clean_title(c) for c in (*entry.categories, *places))[:MAX_CATEGORIES],
         enclosures=tuple(
             Enclosure(url=url, type=clean_title(e.type)[:255], length=e.length)
             for e in entry.enclosures[:MAX_ENCLOSURES]
             if (url := _http_url(e.url, base))
         ),
-        language=_language(entry.language) or _language(feed.language),
+        language=detect_language(text, _language(entry.language) or _language(feed.language)),
         content_hash=_sha256(_fold(title) + "\n" + _fold(text)),
     )
+
+
+#: ReliefWeb opens descriptions with <div class="tag country">Country: Libya</div> and
+#: <div class="tag source">Source: UNODC</div>: metadata, not text
+_METADATA_DIV_RE = re.compile(
+    r'\A\s*<div\s+class="tag\s+([a-z-]+)"\s*>\s*([^<:]{1,40}):\s*([^<]{0,500})</div>', re.I)
+
+
+def split_publisher_metadata(html_: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """Take leading publisher metadata blocks off an HTML summary.
+
+    Returns the rest of the HTML and the places they named (as categories, which
+    tagging reads); the source and theme blocks are dropped.
+    """
+    if not html_:
+        return html_, ()
+    places: list[str] = []
+    while m := _METADATA_DIV_RE.match(html_):
+        if m.group(1).lower() == "country":
+            places.extend(p.strip() for p in m.group(3).split(",") if p.strip())
+        html_ = html_[m.end():]
+    return html_, tuple(places)
 
 
 def choose_guid(guid: str | None, canonical: str | None, title: str, text: str) -> str:

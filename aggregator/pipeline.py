@@ -1,10 +1,11 @@
 """The poll pipeline, one source at a time, many sources at once.
 
     claim due sources | fetch (conditional) | parse | follow linked pages (html)
-        | normalize | store (one transaction: copies + health)
+        | normalize | analyze (tags, event, dedupe features)
+        | find near-duplicates | store (one transaction: copies + health)
 
 ``fetch`` and ``store`` are the only steps that touch the world; ``parse``,
-``normalize`` and the polling ``policy`` are pure. A failure in one source is
+``normalize``, ``analyze``, ``dedupe`` and the polling ``policy`` are pure. A failure in one source is
 recorded on that source and never stops the others. The CLI, the worker and the
 web app all call :func:`poll`.
 """
@@ -18,17 +19,20 @@ import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator import policy
+from aggregator import dedupe, policy
+from aggregator.analyze import analyze
 from aggregator.config import Config, source_files
 from aggregator.errors import FetchError, SourceError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
+    Analysis,
     EntryData,
     FeedData,
+    Item,
     PollReport,
     Source,
     SourceKind,
@@ -37,7 +41,8 @@ from aggregator.models import (
 )
 from aggregator.normalize import canonical_url, normalize_entries
 from aggregator.parse import parse_document, parse_page
-from aggregator.store import Store
+from aggregator.store import Store, copy_id
+from aggregator.tagging import TagRules, compile_rules
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +67,68 @@ def snapshot_dirs(config: Config) -> list[Path]:
 def poll(store: Store, config: Config, *, ids: Sequence[str] | None = None,
          due_only: bool = True, offline: bool = False, clock: Clock = utcnow,
          progress: Progress | None = None, on_claimed: Callable[[int], None] | None = None,
-         rng: random.Random | None = None) -> PollReport:
+         rng: random.Random | None = None, rules: TagRules | None = None) -> PollReport:
     """Claim the sources that are due (or ``ids``, or all with ``due_only=False``) and poll them."""
     return asyncio.run(poll_async(store, config, ids=ids, due_only=due_only, offline=offline,
                                   clock=clock, progress=progress, on_claimed=on_claimed,
-                                  rng=rng))
+                                  rng=rng, rules=rules))
+
+
+@dataclass
+class _Work:
+    """What every source's poll in one run shares."""
+
+    store: Store
+    config: Config
+    rules: TagRules
+    index: dedupe.ClusterIndex | None
+    clock: Clock
+    rng: random.Random
+
+
+def cluster_index(store: Store, config: Config) -> dedupe.ClusterIndex | None:
+    """The near-duplicate index of one run, loaded from the store as dates require."""
+    if not config.dedupe.near_duplicates:
+        return None
+
+    def load(lo: datetime, hi: datetime) -> list[dedupe.Entry]:
+        return [dedupe.Entry.from_stored(**row) for row in store.dedupe_entries(lo, hi)]
+
+    return dedupe.ClusterIndex(window=timedelta(seconds=config.dedupe.window), loader=load)
+
+
+def suggest_stories(index: dedupe.ClusterIndex | None, source_id: str, items: Sequence[Item],
+                    analyses: dict[str, Analysis], known: set[str],
+                    now: datetime) -> dict[str, str]:
+    """For each new item, the story it is a near-duplicate of (by guid)."""
+    if index is None:
+        return {}
+    out: dict[str, str] = {}
+    for item in items:
+        if item.guid in known or item.guid in out:
+            continue
+        found = index.best_match(_entry(source_id, item, analyses[item.guid], "", now))
+        if found is not None:
+            out[item.guid] = found.story_id
+    return out
+
+
+def _entry(source_id: str, item: Item, analysis: Analysis, story_id: str,
+           now: datetime) -> dedupe.Entry:
+    assert analysis.signature is not None
+    return dedupe.Entry.from_stored(
+        copy_id=copy_id(source_id, item.guid), story_id=story_id, source_id=source_id,
+        published=item.published or now, language=item.language,
+        features=dict(analysis.features), signature=analysis.signature,
+        event_start=analysis.event.start if analysis.event else None)
 
 
 async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None = None,
                      due_only: bool = True, offline: bool = False, clock: Clock = utcnow,
                      progress: Progress | None = None,
                      on_claimed: Callable[[int], None] | None = None,
-                     rng: random.Random | None = None) -> PollReport:
+                     rng: random.Random | None = None,
+                     rules: TagRules | None = None) -> PollReport:
     rng = rng or random.Random()
     fc = config.fetch
     # long enough for the listing, its pages and the followed pages of one source
@@ -85,9 +140,10 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
         return PollReport()
     offline_dirs = snapshot_dirs(config) if offline else None
     outcomes: list[SourceOutcome] = []
+    work = _Work(store, config, rules or compile_rules(config.tags, path=config.path),
+                 cluster_index(store, config), clock, rng)
     async with Fetcher(fc, offline=offline_dirs) as fetcher:
-        tasks = [asyncio.create_task(_poll_one(store, config, fetcher, s, clock, rng))
-                 for s in claimed]
+        tasks = [asyncio.create_task(_poll_one(work, fetcher, s)) for s in claimed]
         for next_done in asyncio.as_completed(tasks):
             outcome = await next_done
             outcomes.append(outcome)
@@ -97,8 +153,8 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
     return PollReport(tuple(outcomes))
 
 
-async def _poll_one(store: Store, config: Config, fetcher: Fetcher, source: Source,
-                    clock: Clock, rng: random.Random) -> SourceOutcome:
+async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutcome:
+    store, config, clock, rng = work.store, work.config, work.clock, work.rng
     fc = config.fetch
     started = clock()
     try:
@@ -117,12 +173,20 @@ async def _poll_one(store: Store, config: Config, fetcher: Fetcher, source: Sour
         items = normalize_entries(source.definition, feed, now=now,
                                   host_aliases=config.sources.host_aliases)
         items = items[: fc.max_items_per_fetch]
+        analyses = {item.guid: analyze(item, work.rules) for item in items}
+        known = store.known_guids(source.id, [i.guid for i in items])
+        suggestions = suggest_stories(work.index, source.id, items, analyses, known, now)
         decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
         values = decision.values()
         values.update(last_success_at=now, last_attempt_at=started, etag=response.etag,
                       last_modified=response.last_modified)
         values.update(_redirect_values(source, response.permanent_redirect))
-        result = store.ingest(source, items, now, **values)
+        result = store.ingest(source, items, now, analyses=analyses, suggestions=suggestions,
+                              **values)
+        if work.index is not None:
+            by_guid = {i.guid: i for i in items}
+            for guid, (_, story_id) in result.assigned.items():
+                work.index.add(_entry(source.id, by_guid[guid], analyses[guid], story_id, now))
         return SourceOutcome(source.id, SourceStatus.OK, new=result.new, updated=result.updated,
                              warnings=feed.warnings)
     except (SourceError, OSError) as e:

@@ -11,7 +11,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +29,8 @@ from aggregator.models import (
 )
 from aggregator.pipeline import poll, utcnow
 from aggregator.publish import publish
-from aggregator.store import Store, SyncReport
+from aggregator.store import Reason, Store, SyncReport
+from aggregator.tagging import TagRules, compile_rules
 
 SECRET_FILE = "secret_key"
 
@@ -61,12 +62,35 @@ class RunReport:
     publish: PublishReport
 
 
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    story: Story
+    reasons: tuple[Reason, ...]
+    event_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TagChange:
+    """What re-running the rules would do to one copy's tags."""
+
+    copy_id: str
+    story_id: str
+    source: str
+    title: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+#: tags the rules decide (source tags come from the source, editors' from editors)
+_RULE_KINDS = ("tags.", "gazetteer", "region", "event")
+
+
 class Service:
     def __init__(self, config: Config, store: Store, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, rules: TagRules | None = None) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        self.rules = rules or compile_rules(config.tags, path=config.path)
         self.sync: SyncReport | None = None
 
     @classmethod
@@ -78,8 +102,9 @@ class Service:
     @classmethod
     def from_config(cls, config: Config, *, clock: Callable[[], datetime] = utcnow) -> Service:
         defs = load_sources(config)  # validate the files before touching the database
+        rules = compile_rules(config.tags, path=config.path)
         store = Store.open(config.storage.url)
-        service = cls(config, store, clock=clock)
+        service = cls(config, store, clock=clock, rules=rules)
         service.sync = store.sync_sources(defs, clock())
         ensure_secret(config)
         return service
@@ -105,7 +130,7 @@ class Service:
                 raise UsageError(f"no source with id {missing[0]!r} (see: aggregator sources list)")
         return poll(self.store, self.config, ids=list(ids) or None,
                     due_only=not (all_sources or ids), offline=offline, clock=self.clock,
-                    progress=progress, on_claimed=on_claimed)
+                    progress=progress, on_claimed=on_claimed, rules=self.rules)
 
     def publish(self) -> PublishReport:
         now = self.clock()
@@ -169,13 +194,55 @@ class Service:
     # -- stories ---------------------------------------------------------------------
 
     def list_stories(self, *, include_hidden: bool = False, tag: str | None = None) -> list[Story]:
-        stories = self.store.list_stories(include_hidden=include_hidden)
-        if tag:
-            stories = [s for s in stories if tag in s.tags]
-        return stories
+        return self.store.list_stories(include_hidden=include_hidden, tag=tag)
 
     def get_story(self, story_id: str) -> Story:
         return self.store.get_story(story_id)
+
+    def explain(self, story_id: str) -> Explanation:
+        story = self.store.get_story(story_id)
+        return Explanation(story, tuple(self.store.story_reasons(story.id)),
+                           self.store.event_text(story.id))
+
+    def merge(self, keep: str, other: str) -> Story:
+        return self.store.merge_stories(keep, other, self.clock())
+
+    def split(self, copy: str) -> Story:
+        return self.store.split_copy(copy, self.clock())
+
+    def tag_changes(self, rule: str | None = None) -> list[TagChange]:
+        """Dry run: what the current rules would change in the stored copies' tags."""
+        from aggregator.analyze import analyze
+
+        if rule is not None and rule not in self.rules.names:
+            raise UsageError(f"no tag rule named {rule!r} (rules: {', '.join(self.rules.names)})")
+        changes = []
+        for stored, _source in self.store.iter_copies():
+            now = {t.tag for t in analyze(stored.item, self.rules).tags}
+            before = {t.tag for t in stored.tags if t.rule.startswith(_RULE_KINDS)}
+            if rule is not None:
+                now, before = ({t for t in tags if t == rule} for tags in (now, before))
+            if now != before:
+                changes.append(TagChange(stored.id, stored.story_id, stored.item.source_id,
+                                         stored.item.title, tuple(sorted(now - before)),
+                                         tuple(sorted(before - now))))
+        return changes
+
+    def apply_tag_rules(self) -> int:
+        """Run the current rules over every stored copy; return how many changed."""
+        from aggregator.analyze import analyze
+
+        changed = 0
+        for stored, _source in self.store.iter_copies():
+            analysis = analyze(stored.item, self.rules)
+            kept = tuple(t for t in stored.tags if not t.rule.startswith(_RULE_KINDS))
+            if {t.tag for t in analysis.tags} | {t.tag for t in kept} != \
+                    {t.tag for t in stored.tags}:
+                self.store.replace_analysis(stored.id, replace(analysis,
+                                                               tags=analysis.tags + kept),
+                                            self.clock())
+                changed += 1
+        return changed
 
     # -- status ----------------------------------------------------------------------
 

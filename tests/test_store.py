@@ -53,7 +53,7 @@ def test_migrating_twice_is_a_no_op(db_url: str) -> None:
     Store.open(db_url).close()
     s = Store.open(db_url)
     with s.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
     s.close()
 
 
@@ -198,3 +198,43 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
     with s.engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     s.close()
+
+
+def test_upgrading_an_old_database_keeps_its_stories(db_url: str) -> None:
+    """A database made by the first schema, with data, upgrades to the newest."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    import aggregator.store.engine as engine_module
+
+    engine = engine_module.create_engine(db_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location",
+                        str(Path(engine_module.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    old = Store(engine)  # the 0001 tables hold everything ingest wrote then
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO sources (id, url, kind, title, tags, priority, origin, enabled, "
+            "status, error_count, created_at, updated_at) VALUES ('a', 'https://a.org/f', "
+            "'feed', 'A', '[\"org:a\"]', 0, 'feeds/a.toml', true, 'ok', 0, :t, :t)"),
+            {"t": NOW.replace(tzinfo=None)})
+        conn.execute(sa.text(
+            "INSERT INTO stories (id, representative_copy_id, first_seen_at, published_at, "
+            "updated_at, hidden) VALUES ('s1', 'c1', :t, :t, :t, false)"),
+            {"t": NOW.replace(tzinfo=None)})
+        conn.execute(sa.text(
+            "INSERT INTO copies (id, story_id, source_id, guid, url, title, summary_html, "
+            "content_html, text, first_seen_at, changed_at, categories, enclosures, "
+            "content_hash) VALUES ('c1', 's1', 'a', 'g', 'https://a.org/1', 'Old story', '', "
+            "'', 'Old story', :t, :t, '[]', '[]', 'h')"), {"t": NOW.replace(tzinfo=None)})
+    old.close()
+    upgraded = Store.open(db_url)
+    [story] = upgraded.list_stories()
+    assert (story.id, story.title, story.tags) == ("s1", "Old story", ("org:a",))
+    assert story.event is None
+    upgraded.close()

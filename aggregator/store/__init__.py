@@ -12,8 +12,6 @@ LOCKED`` on PostgreSQL so concurrent workers do not even wait for each other.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,37 +22,20 @@ import sqlalchemy as sa
 
 from aggregator.errors import NotFoundError
 from aggregator.models import (
-    Duplicate,
-    Enclosure,
-    Item,
     SelectRules,
     Source,
     SourceDef,
     SourceKind,
     SourceStatus,
-    Story,
 )
 from aggregator.store.engine import create_engine, migrate
-from aggregator.store.schema import copies, sources, state, stories
+from aggregator.store.ids import chunks, copy_id, story_id_for
+from aggregator.store.schema import copies, sources, state
+from aggregator.store.stories import IngestResult, Reason, StoredCopy, StoriesMixin
 
-__all__ = ["IngestResult", "Store", "SyncReport", "copy_id", "story_id_for"]
+__all__ = ["IngestResult", "Reason", "Store", "StoredCopy", "SyncReport", "copy_id",
+           "story_id_for"]
 
-_CHUNK = 500  # bound IN (...) lists: SQLite's variable limit, PostgreSQL's plan size
-
-
-def _hash_id(*parts: str, length: int) -> str:
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-    return base64.b32encode(digest).decode("ascii").lower()[:length]
-
-
-def copy_id(source_id: str, guid: str) -> str:
-    """Stable id of a copy: the same (source, guid) always gets the same id."""
-    return _hash_id("copy", source_id, guid, length=16)
-
-
-def story_id_for(first_copy_id: str, salt: str = "") -> str:
-    """Public id of a story, derived from the copy that founded it (never changes)."""
-    return _hash_id("story", first_copy_id, salt, length=12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +44,6 @@ class SyncReport:
     updated: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     enabled: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
 
 
 # -- row <-> model ---------------------------------------------------------------------
@@ -118,32 +87,7 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
-def _copy_values(item: Item) -> dict[str, Any]:
-    return {
-        "url": item.url,
-        "canonical_url": item.canonical_url,
-        "title": item.title,
-        "summary_html": item.summary_html,
-        "content_html": item.content_html,
-        "text": item.text,
-        "author": item.author,
-        "published_at": item.published,
-        "entry_updated_at": item.updated,
-        "categories": list(item.categories),
-        "enclosures": [
-            {"url": e.url, "type": e.type, "length": e.length} for e in item.enclosures
-        ],
-        "language": item.language,
-        "content_hash": item.content_hash,
-    }
-
-
-# what makes a stored copy different enough to rewrite it
-_COMPARED = ("url", "title", "summary_html", "content_html", "published_at", "content_hash",
-             "categories", "enclosures", "author")
-
-
-class Store:
+class Store(StoriesMixin):
     """One database; open with :meth:`open` and close when done."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -306,165 +250,10 @@ class Store:
     def known_guids(self, source_id: str, guids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(guids)):
+            for chunk in chunks(list(guids)):
                 found.update(conn.execute(sa.select(copies.c.guid).where(
                     copies.c.source_id == source_id, copies.c.guid.in_(chunk))).scalars())
         return found
-
-    # -- ingest ----------------------------------------------------------------------
-
-    def ingest(self, source: Source, items: Sequence[Item], now: datetime,
-               **source_values: Any) -> IngestResult:
-        """Store one poll's items and the source's new health, in one transaction.
-
-        A copy is keyed by (source, guid): an edited entry is updated in place, and a
-        guid repeated within the batch is stored once (the last one wins). A new copy
-        whose canonical URL another source already published joins that story.
-        """
-        batch: dict[str, Item] = {}
-        for item in items:
-            batch[item.guid] = item
-        new = updated = unchanged = 0
-        with self._write() as conn:
-            existing: dict[str, Any] = {}
-            for chunk in _chunks(list(batch)):
-                for found in conn.execute(sa.select(copies).where(
-                        copies.c.source_id == source.id, copies.c.guid.in_(chunk))):
-                    existing[found.guid] = found
-            touched: set[str] = set()
-            for guid, item in batch.items():
-                values = _copy_values(item)
-                row = existing.get(guid)
-                if row is None:
-                    cid = copy_id(source.id, guid)
-                    sid = self._story_for(conn, item, source.id) or story_id_for(cid)
-                    if sid == story_id_for(cid):
-                        published = item.published or now
-                        conn.execute(stories.insert().values(
-                            id=sid, representative_copy_id=cid, first_seen_at=now,
-                            published_at=published, updated_at=now, hidden=False))
-                    conn.execute(copies.insert().values(
-                        id=cid, story_id=sid, source_id=source.id, guid=guid,
-                        first_seen_at=now, changed_at=now, **values))
-                    touched.add(sid)
-                    new += 1
-                elif any(getattr(row, k) != v for k, v in values.items() if k in _COMPARED):
-                    conn.execute(copies.update().where(copies.c.id == row.id)
-                                 .values(changed_at=now, **values))
-                    touched.add(row.story_id)
-                    updated += 1
-                else:
-                    unchanged += 1
-            for sid in touched:
-                self._elect_representative(conn, sid, now)
-            if source_values:
-                self.update_source(source.id, conn, **source_values)
-        return IngestResult(new, updated, unchanged)
-
-    def _story_for(self, conn: sa.Connection, item: Item, source_id: str) -> str | None:
-        if not item.canonical_url:
-            return None
-        return conn.execute(
-            sa.select(copies.c.story_id).where(copies.c.canonical_url == item.canonical_url)
-            .order_by(copies.c.first_seen_at).limit(1)).scalar()
-
-    def _elect_representative(self, conn: sa.Connection, story_id: str, now: datetime) -> None:
-        """Representative: the highest source priority, then the earliest copy."""
-        rows = conn.execute(
-            sa.select(copies.c.id, copies.c.published_at, copies.c.first_seen_at,
-                      copies.c.changed_at, sources.c.priority)
-            .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
-            .where(copies.c.story_id == story_id)).all()
-        if not rows:
-            return
-        best = min(rows, key=lambda r: (-r.priority, r.published_at or r.first_seen_at,
-                                        r.first_seen_at, r.id))
-        story = conn.execute(sa.select(stories).where(stories.c.id == story_id)).one()
-        published = best.published_at or best.first_seen_at
-        if (story.representative_copy_id != best.id or story.published_at != published
-                or best.changed_at > story.updated_at):
-            conn.execute(stories.update().where(stories.c.id == story_id).values(
-                representative_copy_id=best.id, published_at=published, updated_at=now))
-
-    # -- stories ---------------------------------------------------------------------
-
-    def count_stories(self, *, include_hidden: bool = False) -> int:
-        q = sa.select(sa.func.count()).select_from(stories)
-        if not include_hidden:
-            q = q.where(stories.c.hidden.is_(False))
-        with self.engine.connect() as conn:
-            return int(conn.execute(q).scalar() or 0)
-
-    def list_stories(self, *, include_hidden: bool = False, limit: int | None = None,
-                     since: datetime | None = None, ids: Sequence[str] | None = None,
-                     ) -> list[Story]:
-        """Stories, newest first (by their representative's date)."""
-        rep = copies.alias("rep")
-        q = (sa.select(stories.c.id.label("story_id_"), stories.c.published_at.label("story_pub"),
-                       stories.c.first_seen_at.label("story_seen"),
-                       stories.c.updated_at.label("story_updated"), stories.c.hidden,
-                       stories.c.pinned_at, stories.c.pin_order, stories.c.pin_until,
-                       stories.c.pin_note,
-                       rep.c.id.label("rep_id"), rep.c.source_id, rep.c.title, rep.c.url,
-                       rep.c.summary_html, rep.c.content_html, rep.c.categories,
-                       rep.c.enclosures, rep.c.author,
-                       sources.c.title.label("source_title"),
-                       sources.c.url.label("source_url"), sources.c.tags.label("source_tags"))
-             .select_from(stories.join(rep, rep.c.id == stories.c.representative_copy_id)
-                          .join(sources, sources.c.id == rep.c.source_id))
-             .order_by(stories.c.published_at.desc(), stories.c.first_seen_at.desc(),
-                       stories.c.id))
-        if not include_hidden:
-            q = q.where(stories.c.hidden.is_(False))
-        if since is not None:
-            q = q.where(stories.c.published_at >= since)
-        if ids is not None:
-            q = q.where(stories.c.id.in_(list(ids)))
-        if limit is not None:
-            q = q.limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-            others = self._other_copies(conn, [r.story_id_ for r in rows])
-        return [self._story(r, others.get(r.story_id_, [])) for r in rows]
-
-    def get_story(self, story_id: str, *, include_hidden: bool = True) -> Story:
-        found = self.list_stories(include_hidden=include_hidden, ids=[story_id])
-        if not found:
-            raise NotFoundError(f"no story with id {story_id!r} (see: aggregator items list)")
-        return found[0]
-
-    def _other_copies(self, conn: sa.Connection, story_ids: list[str]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {}
-        q = (sa.select(copies.c.id, copies.c.story_id, copies.c.source_id, copies.c.url,
-                       copies.c.title, sources.c.tags.label("source_tags"))
-             .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
-             .join(stories, stories.c.id == copies.c.story_id)
-             .where(copies.c.id != stories.c.representative_copy_id))
-        for chunk in _chunks(story_ids):
-            for row in conn.execute(q.where(copies.c.story_id.in_(chunk))
-                                    .order_by(copies.c.first_seen_at, copies.c.id)):
-                out.setdefault(row.story_id, []).append(row)
-        return out
-
-    @staticmethod
-    def _story(r: Any, others: list[Any]) -> Story:
-        tags = set(r.source_tags or ())
-        for o in others:
-            tags.update(o.source_tags or ())
-        return Story(
-            id=r.story_id_, title=r.title, url=r.url, source=r.source_id,
-            source_title=r.source_title, source_url=r.source_url,
-            published=r.story_pub, first_seen=r.story_seen, updated=r.story_updated,
-            summary_html=r.summary_html, content_html=r.content_html,
-            tags=tuple(sorted(tags)), pinned=r.pinned_at is not None, hidden=r.hidden,
-            event=None,
-            duplicates=tuple(Duplicate(id=o.id, source=o.source_id, url=o.url, title=o.title)
-                             for o in others),
-            copy_id=r.rep_id, categories=tuple(r.categories or ()),
-            enclosures=tuple(Enclosure(e["url"], e.get("type") or "", e.get("length"))
-                             for e in (r.enclosures or ())),
-            author=r.author,
-        )
 
     # -- small facts -----------------------------------------------------------------
 

@@ -7,6 +7,8 @@ compares the migrated database with this metadata so the two cannot drift.
   files) and its health (status, errors, next poll, validators, lease).
 - ``stories``: one row per duplicate cluster; its id is public and never changes.
 - ``copies``: one row per (source, guid): an entry as one source published it.
+- ``copy_tags``: each copy's tags with why (rule, matched text, field).
+- ``copy_events``: the meeting a copy announces, if any.
 - ``state``: small key/value facts (last publish, ...).
 """
 
@@ -102,6 +104,8 @@ stories = sa.Table(
     sa.Column("pin_until", UTCDateTime),
     sa.Column("pin_note", sa.Text),
     sa.Column("pin_by", sa.Text),
+    # an editor merged this story into another; its id then leads there
+    sa.Column("merged_into", sa.String(16)),
 )
 
 copies = sa.Table(
@@ -126,7 +130,35 @@ copies = sa.Table(
     sa.Column("enclosures", sa.JSON, nullable=False),
     sa.Column("language", sa.String(16)),
     sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    # near-duplicate search: MinHash signature and small features (aggregator.dedupe)
+    sa.Column("signature", sa.LargeBinary),
+    sa.Column("features", sa.JSON),
+    # an editor placed this copy in its story (split or merge): never re-clustered
+    sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("source_id", "guid", name="uq_copies_source_guid"),
+)
+
+copy_tags = sa.Table(
+    "copy_tags",
+    metadata,
+    sa.Column("copy_id", sa.String(32), sa.ForeignKey("copies.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("tag", sa.String(96), primary_key=True, index=True),
+    sa.Column("rule", sa.String(96), nullable=False),
+    sa.Column("matched", sa.Text, nullable=False, server_default=""),
+    sa.Column("field", sa.String(16), nullable=False, server_default=""),
+)
+
+copy_events = sa.Table(
+    "copy_events",
+    metadata,
+    sa.Column("copy_id", sa.String(32), sa.ForeignKey("copies.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("start", sa.Date, nullable=False, index=True),
+    sa.Column("end", sa.Date, nullable=False),
+    sa.Column("location", sa.Text),
+    sa.Column("country", sa.String(2)),
+    sa.Column("matched", sa.Text, nullable=False, server_default=""),
 )
 
 state = sa.Table(

@@ -1,0 +1,492 @@
+"""Copies and stories in the store: ingest, reading stories, editors' corrections.
+
+A story is a duplicate cluster: the copies of one piece of news as several sources
+published it. Its id is derived from the copy that founded it and never changes;
+its representative (highest source priority, then earliest) gives it its title,
+link and date. Tags and events are kept per copy, with why, and pooled per story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from aggregator.errors import NotFoundError, UsageError
+from aggregator.models import (
+    Analysis,
+    Duplicate,
+    Enclosure,
+    Event,
+    Item,
+    Source,
+    Story,
+    TagReason,
+)
+from aggregator.store.ids import chunks, copy_id, story_id_for
+from aggregator.store.schema import copies, copy_events, copy_tags, sources, stories
+
+#: content this short says too little for "the same content" to mean the same story
+_MIN_HASH_JOIN_TEXT = 200
+# what makes a stored copy different enough to rewrite it
+_COMPARED = ("url", "title", "summary_html", "content_html", "published_at", "content_hash",
+             "categories", "enclosures", "author")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: guid → (copy id, story id) of every copy this ingest created or changed
+    assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A tag of a story and where it came from: which copy, which rule, what text."""
+
+    copy_id: str
+    source: str
+    tag: str
+    rule: str
+    matched: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCopy:
+    """A stored copy with what is needed to analyse it again (``tags test``)."""
+
+    id: str
+    story_id: str
+    item: Item
+    tags: tuple[TagReason, ...]
+
+
+def _copy_values(item: Item) -> dict[str, Any]:
+    return {
+        "url": item.url,
+        "canonical_url": item.canonical_url,
+        "title": item.title,
+        "summary_html": item.summary_html,
+        "content_html": item.content_html,
+        "text": item.text,
+        "author": item.author,
+        "published_at": item.published,
+        "entry_updated_at": item.updated,
+        "categories": list(item.categories),
+        "enclosures": [
+            {"url": e.url, "type": e.type, "length": e.length} for e in item.enclosures
+        ],
+        "language": item.language,
+        "content_hash": item.content_hash,
+    }
+
+
+class StoriesMixin:
+    """The story half of :class:`aggregator.store.Store`."""
+
+    engine: sa.Engine
+
+    def _write(self) -> AbstractContextManager[sa.Connection]:
+        raise NotImplementedError
+
+    def update_source(self, source_id: str, conn: sa.Connection | None = None,
+                      **values: Any) -> None:
+        raise NotImplementedError
+
+    # -- ingest ----------------------------------------------------------------------
+
+    def ingest(self, source: Source, items: Sequence[Item], now: datetime, *,
+               analyses: Mapping[str, Analysis] | None = None,
+               suggestions: Mapping[str, str] | None = None,
+               **source_values: Any) -> IngestResult:
+        """Store one poll's items and the source's new health, in one transaction.
+
+        A copy is keyed by (source, guid): an edited entry is updated in place, and a
+        guid repeated within the batch is stored once (the last one wins). A new copy
+        joins the story of another source's copy with the same canonical URL or the
+        same content, else the story ``suggestions`` names for its guid (near-duplicate
+        search), else a story of its own. ``analyses`` (by guid) are its tags and event.
+        """
+        analyses = analyses or {}
+        suggestions = suggestions or {}
+        batch: dict[str, Item] = {}
+        for item in items:
+            batch[item.guid] = item
+        new = updated = unchanged = 0
+        assigned: dict[str, tuple[str, str]] = {}
+        with self._write() as conn:
+            existing: dict[str, Any] = {}
+            for chunk in chunks(list(batch)):
+                for found in conn.execute(sa.select(copies).where(
+                        copies.c.source_id == source.id, copies.c.guid.in_(chunk))):
+                    existing[found.guid] = found
+            touched: set[str] = set()
+            for guid, item in batch.items():
+                values = _copy_values(item)
+                analysis = analyses.get(guid)
+                if analysis is not None:
+                    values.update(signature=analysis.signature,
+                                  features=dict(analysis.features) or None)
+                row = existing.get(guid)
+                if row is None:
+                    cid = copy_id(source.id, guid)
+                    sid = self._story_for(conn, item, source.id, suggestions.get(guid))
+                    if sid is None:
+                        sid = story_id_for(cid)
+                        conn.execute(stories.insert().values(
+                            id=sid, representative_copy_id=cid, first_seen_at=now,
+                            published_at=item.published or now, updated_at=now,
+                            hidden=False))
+                    conn.execute(copies.insert().values(
+                        id=cid, story_id=sid, source_id=source.id, guid=guid,
+                        first_seen_at=now, changed_at=now, **values))
+                    new += 1
+                elif any(getattr(row, k) != v for k, v in values.items() if k in _COMPARED):
+                    cid, sid = row.id, row.story_id
+                    conn.execute(copies.update().where(copies.c.id == cid)
+                                 .values(changed_at=now, **values))
+                    updated += 1
+                else:
+                    unchanged += 1
+                    continue
+                touched.add(sid)
+                assigned[guid] = (cid, sid)
+                if analysis is not None:
+                    self._write_analysis(conn, cid, analysis)
+            for sid in touched:
+                self._elect_representative(conn, sid, now)
+            if source_values:
+                self.update_source(source.id, conn, **source_values)
+        return IngestResult(new, updated, unchanged, assigned)
+
+    def _write_analysis(self, conn: sa.Connection, cid: str, analysis: Analysis) -> None:
+        conn.execute(copy_tags.delete().where(copy_tags.c.copy_id == cid))
+        conn.execute(copy_events.delete().where(copy_events.c.copy_id == cid))
+        seen: set[str] = set()
+        rows = []
+        for reason in analysis.tags:
+            if reason.tag not in seen:  # one reason per tag: the first is the best
+                seen.add(reason.tag)
+                rows.append({"copy_id": cid, "tag": reason.tag, "rule": reason.rule,
+                             "matched": reason.matched[:500], "field": reason.field})
+        if rows:
+            conn.execute(copy_tags.insert(), rows)
+        if analysis.event is not None:
+            e = analysis.event
+            conn.execute(copy_events.insert().values(
+                copy_id=cid, start=e.start, end=e.end, location=e.location, country=e.country,
+                matched=(analysis.event_text or "")[:500]))
+
+    def _story_for(self, conn: sa.Connection, item: Item, source_id: str,
+                   suggested: str | None) -> str | None:
+        """The story a new copy joins: same page, same content, or the suggestion."""
+        if item.canonical_url:
+            found = conn.execute(
+                sa.select(copies.c.story_id).where(copies.c.canonical_url == item.canonical_url)
+                .order_by(copies.c.first_seen_at).limit(1)).scalar()
+            if found:
+                return str(found)
+        if len(item.text) >= _MIN_HASH_JOIN_TEXT:
+            found = conn.execute(
+                sa.select(copies.c.story_id).where(copies.c.content_hash == item.content_hash,
+                                                   copies.c.source_id != source_id)
+                .order_by(copies.c.first_seen_at).limit(1)).scalar()
+            if found:
+                return str(found)
+        if suggested:
+            live = conn.execute(sa.select(stories.c.id).where(
+                stories.c.id == suggested, stories.c.merged_into.is_(None))).scalar()
+            if live:
+                return str(live)
+        return None
+
+    def _elect_representative(self, conn: sa.Connection, story_id: str, now: datetime) -> None:
+        """Representative: the highest source priority, then the earliest copy."""
+        rows = conn.execute(
+            sa.select(copies.c.id, copies.c.published_at, copies.c.first_seen_at,
+                      copies.c.changed_at, sources.c.priority)
+            .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
+            .where(copies.c.story_id == story_id)).all()
+        if not rows:
+            return
+        best = min(rows, key=lambda r: (-r.priority, r.published_at or r.first_seen_at,
+                                        r.first_seen_at, r.id))
+        story = conn.execute(sa.select(stories).where(stories.c.id == story_id)).one()
+        published = best.published_at or best.first_seen_at
+        if (story.representative_copy_id != best.id or story.published_at != published
+                or best.changed_at > story.updated_at):
+            conn.execute(stories.update().where(stories.c.id == story_id).values(
+                representative_copy_id=best.id, published_at=published, updated_at=now))
+
+    # -- near-duplicate search ---------------------------------------------------------
+
+    def dedupe_entries(self, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+        """Signatures of the copies published between ``lo`` and ``hi`` (plain data)."""
+        published = sa.func.coalesce(copies.c.published_at, copies.c.first_seen_at)
+        q = (sa.select(copies.c.id, copies.c.story_id, copies.c.source_id,
+                       copies.c.published_at, copies.c.first_seen_at, copies.c.language,
+                       copies.c.features, copies.c.signature, copy_events.c.start)
+             .select_from(copies.outerjoin(copy_events, copy_events.c.copy_id == copies.c.id))
+             .where(copies.c.signature.is_not(None), published >= lo, published <= hi))
+        with self.engine.connect() as conn:
+            return [{"copy_id": r.id, "story_id": r.story_id, "source_id": r.source_id,
+                     "published": r.published_at or r.first_seen_at, "language": r.language,
+                     "features": r.features or {}, "signature": bytes(r.signature),
+                     "event_start": r.start} for r in conn.execute(q)]
+
+    # -- reading stories ---------------------------------------------------------------
+
+    def count_stories(self, *, include_hidden: bool = False) -> int:
+        q = sa.select(sa.func.count()).select_from(stories).where(stories.c.merged_into.is_(None))
+        if not include_hidden:
+            q = q.where(stories.c.hidden.is_(False))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def list_stories(self, *, include_hidden: bool = False, limit: int | None = None,
+                     since: datetime | None = None, ids: Sequence[str] | None = None,
+                     tag: str | None = None) -> list[Story]:
+        """Stories, newest first (by their representative's date)."""
+        rep = copies.alias("rep")
+        q = (sa.select(stories.c.id.label("story_id_"), stories.c.published_at.label("story_pub"),
+                       stories.c.first_seen_at.label("story_seen"),
+                       stories.c.updated_at.label("story_updated"), stories.c.hidden,
+                       stories.c.pinned_at, stories.c.pin_order, stories.c.pin_until,
+                       stories.c.pin_note,
+                       rep.c.id.label("rep_id"), rep.c.source_id, rep.c.title, rep.c.url,
+                       rep.c.summary_html, rep.c.content_html, rep.c.categories,
+                       rep.c.enclosures, rep.c.author,
+                       sources.c.title.label("source_title"),
+                       sources.c.url.label("source_url"))
+             .select_from(stories.join(rep, rep.c.id == stories.c.representative_copy_id)
+                          .join(sources, sources.c.id == rep.c.source_id))
+             .where(stories.c.merged_into.is_(None))
+             .order_by(stories.c.published_at.desc(), stories.c.first_seen_at.desc(),
+                       stories.c.id))
+        if not include_hidden:
+            q = q.where(stories.c.hidden.is_(False))
+        if since is not None:
+            q = q.where(stories.c.published_at >= since)
+        if ids is not None:
+            q = q.where(stories.c.id.in_(list(ids)))
+        if tag is not None:
+            q = q.where(stories.c.id.in_(self._stories_tagged(tag)))
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            ids_ = [r.story_id_ for r in rows]
+            others = self._other_copies(conn, ids_)
+            tags = self._pooled_tags(conn, ids_)
+            events = self._pooled_events(conn, ids_, {r.story_id_: r.rep_id for r in rows})
+        return [self._story(r, others.get(r.story_id_, []), tags.get(r.story_id_, set()),
+                            events.get(r.story_id_)) for r in rows]
+
+    def _stories_tagged(self, tag: str) -> sa.Select[Any]:
+        by_rule = sa.select(copies.c.story_id).join(copy_tags,
+                                                    copy_tags.c.copy_id == copies.c.id)
+        by_rule = by_rule.where(copy_tags.c.tag == tag)
+        by_source = (sa.select(copies.c.story_id)
+                     .join(sources, sources.c.id == copies.c.source_id)
+                     .where(sa.cast(sources.c.tags, sa.Text).like(f'%"{tag}"%')))
+        return sa.union(by_rule, by_source).subquery().select()
+
+    def get_story(self, story_id: str, *, include_hidden: bool = True) -> Story:
+        story_id = self.resolve_story_id(story_id)
+        found = self.list_stories(include_hidden=include_hidden, ids=[story_id])
+        if not found:
+            raise NotFoundError(f"no story with id {story_id!r} (see: aggregator items list)")
+        return found[0]
+
+    def resolve_story_id(self, story_id: str) -> str:
+        """Follow merges: a merged story's id leads to the story it joined."""
+        with self.engine.connect() as conn:
+            for _ in range(32):
+                target = conn.execute(sa.select(stories.c.merged_into)
+                                      .where(stories.c.id == story_id)).scalar()
+                if not target:
+                    return story_id
+                story_id = target
+        return story_id
+
+    def _other_copies(self, conn: sa.Connection, story_ids: list[str]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        q = (sa.select(copies.c.id, copies.c.story_id, copies.c.source_id, copies.c.url,
+                       copies.c.title)
+             .join(stories, stories.c.id == copies.c.story_id)
+             .where(copies.c.id != stories.c.representative_copy_id))
+        for chunk in chunks(story_ids):
+            for row in conn.execute(q.where(copies.c.story_id.in_(chunk))
+                                    .order_by(copies.c.first_seen_at, copies.c.id)):
+                out.setdefault(row.story_id, []).append(row)
+        return out
+
+    def _pooled_tags(self, conn: sa.Connection, story_ids: list[str]) -> dict[str, set[str]]:
+        """Each story's tags: every copy's tags and every copy's source tags."""
+        out: dict[str, set[str]] = {}
+        by_rule = (sa.select(copies.c.story_id, copy_tags.c.tag)
+                   .join(copy_tags, copy_tags.c.copy_id == copies.c.id))
+        by_source = (sa.select(copies.c.story_id, sources.c.tags)
+                     .join(sources, sources.c.id == copies.c.source_id))
+        for chunk in chunks(story_ids):
+            for sid, tag in conn.execute(by_rule.where(copies.c.story_id.in_(chunk))):
+                out.setdefault(sid, set()).add(tag)
+            for sid, source_tags in conn.execute(by_source.where(copies.c.story_id.in_(chunk))):
+                out.setdefault(sid, set()).update(source_tags or ())
+        return out
+
+    def _pooled_events(self, conn: sa.Connection, story_ids: list[str],
+                       representatives: dict[str, str]) -> dict[str, Event]:
+        """Each story's event: its representative's, else the most complete copy's."""
+        found: dict[str, list[tuple[int, Any]]] = {}
+        q = (sa.select(copies.c.story_id, copies.c.id, copy_events)
+             .join(copy_events, copy_events.c.copy_id == copies.c.id))
+        for chunk in chunks(story_ids):
+            for r in conn.execute(q.where(copies.c.story_id.in_(chunk))):
+                rank = (2 if representatives.get(r.story_id) == r.id else 0) + \
+                    (r.location is not None) + (r.country is not None)
+                found.setdefault(r.story_id, []).append((rank, r))
+        return {sid: _event(max(rows, key=lambda x: x[0])[1]) for sid, rows in found.items()}
+
+    @staticmethod
+    def _story(r: Any, others: list[Any], tags: set[str], event: Event | None) -> Story:
+        return Story(
+            id=r.story_id_, title=r.title, url=r.url, source=r.source_id,
+            source_title=r.source_title, source_url=r.source_url,
+            published=r.story_pub, first_seen=r.story_seen, updated=r.story_updated,
+            summary_html=r.summary_html, content_html=r.content_html,
+            tags=tuple(sorted(tags)), pinned=r.pinned_at is not None, hidden=r.hidden,
+            event=event,
+            duplicates=tuple(Duplicate(id=o.id, source=o.source_id, url=o.url, title=o.title)
+                             for o in others),
+            copy_id=r.rep_id, categories=tuple(r.categories or ()),
+            enclosures=tuple(Enclosure(e["url"], e.get("type") or "", e.get("length"))
+                             for e in (r.enclosures or ())),
+            author=r.author,
+        )
+
+    def story_reasons(self, story_id: str) -> list[Reason]:
+        """Why a story has each tag: per copy, the rule and the text it matched."""
+        story_id = self.resolve_story_id(story_id)
+        q = (sa.select(copies.c.id, copies.c.source_id, copy_tags)
+             .join(copy_tags, copy_tags.c.copy_id == copies.c.id)
+             .where(copies.c.story_id == story_id)
+             .order_by(copy_tags.c.tag, copies.c.first_seen_at))
+        src = (sa.select(copies.c.id, copies.c.source_id, sources.c.tags)
+               .join(sources, sources.c.id == copies.c.source_id)
+               .where(copies.c.story_id == story_id))
+        with self.engine.connect() as conn:
+            out = [Reason(r.id, r.source_id, r.tag, r.rule, r.matched, r.field)
+                   for r in conn.execute(q)]
+            for r in conn.execute(src):
+                out.extend(Reason(r.id, r.source_id, t, "source", r.source_id, "")
+                           for t in r.tags or ())
+        return sorted(out, key=lambda x: (x.tag, x.rule != "source"))
+
+    def event_text(self, story_id: str) -> str | None:
+        story_id = self.resolve_story_id(story_id)
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(copy_events.c.matched)
+                .join(copies, copies.c.id == copy_events.c.copy_id)
+                .where(copies.c.story_id == story_id).limit(1)).scalar()
+
+    # -- editors' corrections ----------------------------------------------------------
+
+    def merge_stories(self, keep: str, other: str, now: datetime) -> Story:
+        """Move every copy of ``other`` into ``keep``; ``other``'s id then leads to ``keep``."""
+        keep, other = self.resolve_story_id(keep), self.resolve_story_id(other)
+        if keep == other:
+            raise UsageError(f"{keep} and {other} are already one story")
+        with self._write() as conn:
+            for sid in (keep, other):
+                if not conn.execute(sa.select(stories.c.id).where(stories.c.id == sid)).scalar():
+                    raise NotFoundError(f"no story with id {sid!r}")
+            conn.execute(copies.update().where(copies.c.story_id == other)
+                         .values(story_id=keep, manual=True))
+            conn.execute(stories.update().where(stories.c.id == other)
+                         .values(merged_into=keep, representative_copy_id=None, updated_at=now))
+            self._elect_representative(conn, keep, now)
+            conn.execute(stories.update().where(stories.c.id == keep).values(updated_at=now))
+        return self.get_story(keep)
+
+    def split_copy(self, cid: str, now: datetime) -> Story:
+        """Take one copy out of its story into a story of its own (with a new id)."""
+        with self._write() as conn:
+            row = conn.execute(sa.select(copies).where(copies.c.id == cid)).first()
+            if row is None:
+                raise NotFoundError(f"no copy with id {cid!r} (copy ids are listed as "
+                                    "duplicates by: aggregator items show ID)")
+            count = conn.execute(sa.select(sa.func.count()).select_from(copies)
+                                 .where(copies.c.story_id == row.story_id)).scalar()
+            if count == 1:
+                raise UsageError(f"copy {cid} is alone in story {row.story_id}: nothing to split")
+            n = 1
+            while conn.execute(sa.select(stories.c.id).where(
+                    stories.c.id == story_id_for(cid, f"split-{n}"))).scalar():
+                n += 1
+            new_id = story_id_for(cid, f"split-{n}")
+            conn.execute(stories.insert().values(
+                id=new_id, representative_copy_id=cid, first_seen_at=row.first_seen_at,
+                published_at=row.published_at or row.first_seen_at, updated_at=now,
+                hidden=False))
+            conn.execute(copies.update().where(copies.c.id == cid)
+                         .values(story_id=new_id, manual=True))
+            self._elect_representative(conn, row.story_id, now)
+            conn.execute(stories.update().where(stories.c.id == row.story_id)
+                         .values(updated_at=now))
+        return self.get_story(new_id)
+
+    # -- analysing again ---------------------------------------------------------------
+
+    def iter_copies(self, batch: int = 500) -> Iterator[tuple[StoredCopy, Source | None]]:
+        """Every stored copy with its current tags, for re-running the tag rules."""
+        from aggregator.store import Store  # the source half lives there
+
+        assert isinstance(self, Store)
+        by_source = {s.id: s for s in self.list_sources()}
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(copies).where(copies.c.id > last)
+                                    .order_by(copies.c.id).limit(batch)).all()
+                if not rows:
+                    return
+                tags: dict[str, list[TagReason]] = {}
+                for t in conn.execute(sa.select(copy_tags).where(
+                        copy_tags.c.copy_id.in_([r.id for r in rows]))):
+                    tags.setdefault(t.copy_id, []).append(
+                        TagReason(t.tag, t.rule, t.matched, t.field))
+            for r in rows:
+                yield (StoredCopy(r.id, r.story_id, _item(r), tuple(tags.get(r.id, ()))),
+                       by_source.get(r.source_id))
+            last = rows[-1].id
+
+    def replace_analysis(self, cid: str, analysis: Analysis, now: datetime) -> None:
+        with self._write() as conn:
+            self._write_analysis(conn, cid, analysis)
+            sid = conn.execute(sa.select(copies.c.story_id).where(copies.c.id == cid)).scalar()
+            conn.execute(stories.update().where(stories.c.id == sid).values(updated_at=now))
+
+
+def _event(r: Any) -> Event:
+    start: date = r.start
+    return Event(start=start, end=r.end, location=r.location, country=r.country)
+
+
+def _item(r: Any) -> Item:
+    return Item(
+        source_id=r.source_id, guid=r.guid, url=r.url, canonical_url=r.canonical_url,
+        title=r.title, summary_html=r.summary_html, content_html=r.content_html, text=r.text,
+        author=r.author, published=r.published_at, updated=r.entry_updated_at,
+        categories=tuple(r.categories or ()),
+        enclosures=tuple(Enclosure(e["url"], e.get("type") or "", e.get("length"))
+                         for e in (r.enclosures or ())),
+        language=r.language, content_hash=r.content_hash)
