@@ -25,6 +25,7 @@ It does not decide representatives or touch the database.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -159,21 +160,30 @@ def features(title: str, text: str, *, title_places: Iterable[str] = (),
     )
 
 
+def _interned(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sys.intern(v) for v in values)
+
+
 @dataclass(slots=True)
 class Entry:
-    """A copy as the index knows it."""
+    """A copy as the index knows it.
+
+    Word lists are tuples of interned strings, not sets: an index holds a window of
+    copies, and 150-word sets cost ~8 KB each and keep the garbage collector busy;
+    sets are built only for the few candidates that are verified.
+    """
 
     copy_id: str
     story_id: str
     source_id: str
     published: datetime
     language: str | None
-    words: frozenset[str]
-    numbers: frozenset[str]
-    title_words: frozenset[str]
-    years: frozenset[int]
-    title_places: frozenset[str]
-    places: frozenset[str]
+    words: tuple[str, ...]
+    numbers: tuple[str, ...]
+    title_words: tuple[str, ...]
+    years: tuple[int, ...]
+    title_places: tuple[str, ...]
+    places: tuple[str, ...]
     hashvalues: np.ndarray
     event_start: date | None = None
     bands: list[int] = field(default_factory=list)
@@ -186,8 +196,9 @@ class Entry:
     def from_features(cls, f: Features, *, copy_id: str, story_id: str, source_id: str,
                       published: datetime, language: str | None,
                       event_start: date | None = None) -> Entry:
-        return cls(copy_id, story_id, source_id, published, language, f.words, f.numbers,
-                   f.title_words, f.years, f.title_places, f.places,
+        return cls(copy_id, story_id, source_id, published, language, _interned(f.words),
+                   _interned(f.numbers), _interned(f.title_words), tuple(f.years),
+                   _interned(f.title_places), _interned(f.places),
                    np.frombuffer(f.signature, dtype="<u8").astype(np.uint64), event_start)
 
     @classmethod
@@ -195,9 +206,9 @@ class Entry:
                     language: str | None, features: dict[str, Any], signature: bytes,
                     event_start: date | None = None) -> Entry:
         return cls(copy_id, story_id, source_id, published, language,
-                   frozenset(features.get("w", ())), frozenset(features.get("n", ())),
-                   frozenset(features.get("t", ())), frozenset(features.get("y", ())),
-                   frozenset(features.get("tp", ())), frozenset(features.get("p", ())),
+                   _interned(features.get("w", ())), _interned(features.get("n", ())),
+                   _interned(features.get("t", ())), tuple(features.get("y", ())),
+                   _interned(features.get("tp", ())), _interned(features.get("p", ())),
                    np.frombuffer(signature, dtype="<u8").astype(np.uint64), event_start)
 
 
@@ -361,11 +372,16 @@ class ClusterIndex:
         return best
 
 
-def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
+def jaccard(a: Iterable[Any], b: Iterable[Any]) -> float:
+    a, b = set(a), set(b)
     if not a or not b:
         return 0.0
     shared = len(a & b)
     return shared / (len(a) + len(b) - shared)
+
+
+def _shared(a: tuple[Any, ...], b: tuple[Any, ...]) -> set[Any]:
+    return set(a).intersection(b)
 
 
 def verify(a: Entry, b: Entry, window: timedelta, t: Thresholds) -> Match | None:
@@ -376,23 +392,23 @@ def verify(a: Entry, b: Entry, window: timedelta, t: Thresholds) -> Match | None
         return None
     if a.language and b.language and a.language != b.language:
         return None  # translations are stories of their own
-    if a.years and b.years and not (a.years & b.years):
+    if a.years and b.years and not _shared(a.years, b.years):
         return None  # "... 2011" and "... 2015": one series, two events
     if a.event_start and b.event_start and a.event_start != b.event_start:
         return None
-    if a.places and b.places and not (a.places & b.places):
+    if a.places and b.places and not _shared(a.places, b.places):
         return None  # Dominica is not the Dominican Republic
     words = jaccard(a.words, b.words)
     if words < min(t.same_facts, t.same_place):
         return None
-    shared = len(a.numbers & b.numbers)
+    shared = len(_shared(a.numbers, b.numbers))
     title = jaccard(a.title_words, b.title_words)
     reason = None
     if words >= t.same_text:
         reason = f"same text (word overlap {words:.2f})"
     elif words >= t.same_facts and shared >= t.shared_figures:
         reason = f"same facts (word overlap {words:.2f}, {shared} figures in common)"
-    elif words >= t.same_place and (places := a.title_places & b.title_places):
+    elif words >= t.same_place and (places := _shared(a.title_places, b.title_places)):
         reason = f"same place ({', '.join(sorted(places))}, word overlap {words:.2f})"
     elif words >= t.similar and title >= t.similar_title:
         reason = f"similar title and text (word overlap {words:.2f}, title {title:.2f})"

@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.config import Config, load_config, load_sources
-from aggregator.discover import discover, slug_for
 from aggregator.errors import AggregatorError, UsageError
-from aggregator.fetch import Fetcher
 from aggregator.models import (
     PollReport,
     PublishReport,
@@ -27,12 +25,14 @@ from aggregator.models import (
     SourceOutcome,
     Story,
 )
-from aggregator.pipeline import poll, utcnow
-from aggregator.publish import publish
 from aggregator.store import Reason, Store, SyncReport
 from aggregator.tagging import TagRules, compile_rules
 
 SECRET_FILE = "secret_key"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def ensure_secret(config: Config) -> bytes:
@@ -123,6 +123,8 @@ class Service:
     def poll(self, *, ids: Sequence[str] = (), all_sources: bool = False, offline: bool = False,
              progress: Callable[[SourceOutcome], None] | None = None,
              on_claimed: Callable[[int], None] | None = None) -> PollReport:
+        from aggregator.pipeline import poll  # the fetch and parse stack: only when polling
+
         if ids:
             known = {s.id for s in self.store.list_sources(ids)}
             missing = [i for i in ids if i not in known]
@@ -133,6 +135,8 @@ class Service:
                     progress=progress, on_claimed=on_claimed, rules=self.rules)
 
     def publish(self) -> PublishReport:
+        from aggregator.publish import publish
+
         now = self.clock()
         report = publish(self.store, self.config, now)
         if report.written:
@@ -157,6 +161,9 @@ class Service:
     def add_source(self, url: str, *, source_id: str | None = None, title: str | None = None,
                    tags: Sequence[str] = (), priority: int = 0) -> Source:
         """Add a feed by URL, discovering it through ``<link rel="alternate">`` if needed."""
+        from aggregator.discover import discover, slug_for
+        from aggregator.fetch import Fetcher
+
         existing = self.store.find_source_by_url(url)
         if existing:
             raise UsageError(f"{url} is already a source: {existing.id}")

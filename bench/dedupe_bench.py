@@ -3,7 +3,8 @@
     python bench/dedupe_bench.py [--sizes 10000 100000] [--seed 7]
 
 Each synthetic story has a title and ~120 words drawn from a 20,000-word vocabulary
-(Zipf-like, so common words are common), a few figures, and a date within one year.
+(Zipf-like, so common words are common), a few figures, and a date within one year
+(``--scale-days``: a span that grows with the size, so the items per day stay the same).
 A quarter are republished by another source 0-2 days later: half copied nearly
 whole, half re-written (a third of the words replaced, the figures kept). Items go
 through the same path as in the pipeline: features (MinHash signature), a query of
@@ -37,7 +38,7 @@ def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
     return sorted(words)
 
 
-def generate(n: int, seed: int) -> list[tuple[str, str, str, datetime, str]]:
+def generate(n: int, seed: int, days: float = 365) -> list[tuple[str, str, str, datetime, str]]:
     """(story key, source, title, published, text) for ``n`` items."""
     rng = random.Random(seed)
     vocab = vocabulary(rng)
@@ -51,7 +52,7 @@ def generate(n: int, seed: int) -> list[tuple[str, str, str, datetime, str]]:
         for f in figures:
             words.insert(rng.randrange(len(words)), f)
         title, body = " ".join(words[:10]), " ".join(words[10:])
-        published = START + timedelta(minutes=rng.randrange(365 * 24 * 60))
+        published = START + timedelta(minutes=rng.randrange(int(days * 24 * 60)))
         source = f"s{rng.randrange(40)}"
         key = f"story{story}"
         items.append((key, source, title, published, f"{title} {body}"))
@@ -71,8 +72,8 @@ def generate(n: int, seed: int) -> list[tuple[str, str, str, datetime, str]]:
     return items[:n]
 
 
-def run(n: int, seed: int) -> tuple[float, float, float]:
-    items = generate(n, seed)
+def run(n: int, seed: int, days: float = 365) -> tuple[float, float, float]:
+    items = generate(n, seed, days)
     index = dedupe.ClusterIndex(window=timedelta(days=7))
     started = time.perf_counter()
     assigned: dict[int, str] = {}
@@ -102,12 +103,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--days", type=float, default=365,
+                    help="time span of the smallest size (default: one year)")
+    ap.add_argument("--scale-days", action="store_true",
+                    help="grow the time span with the size (constant items per day)")
     args = ap.parse_args()
     dedupe.features("warm up", "warm up the imports and permutations")
     times = []
     print(f"{'items':>8} {'seconds':>8} {'items/s':>8} {'pair P':>7} {'pair R':>7}")
     for n in args.sizes:
-        elapsed, precision, recall = run(n, args.seed)
+        days = args.days * n / args.sizes[0] if args.scale_days else args.days
+        elapsed, precision, recall = run(n, args.seed, days)
         times.append(elapsed)
         print(f"{n:8d} {elapsed:8.2f} {n / elapsed:8.0f} {precision:7.3f} {recall:7.3f}",
               flush=True)
