@@ -8,12 +8,13 @@ unknown id; ``poll`` exits 0 even when sources fail (failures are recorded).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from aggregator import __version__
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("publish", help="write every output file (unchanged files are kept)")
 
+    serve = sub.add_parser("serve", help="serve output/ over HTTP (ETag, 304, gzip) and /healthz")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (8080)")
+
     sources = sub.add_parser("sources", help="source health and management")
     ssub = sources.add_subparsers(dest="action", metavar="ACTION", required=True)
     sl = ssub.add_parser("list", help="every source with its health")
@@ -78,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     imerge.add_argument("other", help="the story to merge into it")
     isplit = isub.add_parser("split", help="take a copy out of its story")
     isplit.add_argument("copy_id", help="a copy id, as `items show` lists duplicates")
+
+    pin = sub.add_parser("pin", help="feature a story: it leads the page and featured.xml")
+    pin.add_argument("id")
+    pin.add_argument("--until", type=_until, metavar="DATE",
+                     help="unpin after this date (2026-12-31) or time (2026-12-31T18:00Z)")
+    pin.add_argument("--note", help="why it is featured (shown to editors)")
+    pin.add_argument("--order", type=int, default=0, help="lower comes first (default 0)")
+    pin.add_argument("--by", default=_user(), help="who pinned it (default: you)")
+    for name, text in (("unpin", "stop featuring a story"),
+                       ("hide", "keep a story out of every output (a false positive)"),
+                       ("unhide", "publish a hidden story again")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("id")
 
     tags = sub.add_parser("tags", help="the tag rules")
     tsub = tags.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -131,6 +149,10 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         _print_poll(polled, out)
     elif cmd == "publish":
         _print_publish(service.publish(), service, out)
+    elif cmd == "serve":
+        from aggregator.web import serve
+
+        serve(service.config, host=args.host, port=args.port)
     elif cmd == "sources":
         return _sources(service, args, out)
     elif cmd == "items":
@@ -139,7 +161,37 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         _status(service, args, out)
     elif cmd == "tags":
         return _tags(service, args, out)
+    elif cmd == "pin":
+        story = service.pin(args.id, until=args.until, note=args.note, order=args.order,
+                            by=args.by)
+        until = f" until {args.until.isoformat()}" if args.until else ""
+        print(f"pinned {story.id}{until}: {story.title}", file=out)
+    elif cmd == "unpin":
+        print(f"unpinned {service.unpin(args.id).id}", file=out)
+    elif cmd in ("hide", "unhide"):
+        story = service.set_hidden(args.id, cmd == "hide")
+        print(f"{story.id} is {'hidden' if story.hidden else 'visible'}", file=out)
     return 0
+
+
+def _until(text: str) -> datetime:
+    """A date means through that day (UTC); a time without zone is UTC."""
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text).replace(tzinfo=UTC) + timedelta(days=1)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"expected a date such as 2026-12-31 or a time such as 2026-12-31T18:00Z, "
+            f"got {text!r}") from e
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -279,6 +331,9 @@ def story_json(s: Story) -> dict[str, Any]:
         "duplicates": [{"id": d.id, "source": d.source, "url": d.url, "title": d.title}
                        for d in s.duplicates],
         "first_seen": _iso(s.first_seen),
+        "pin": None if s.pin is None else {
+            "at": _iso(s.pin.at), "order": s.pin.order, "until": _iso(s.pin.until),
+            "note": s.pin.note, "by": s.pin.by},
     }
 
 

@@ -360,9 +360,10 @@ class ClusterIndex:
         """The story ``candidate`` (not yet added) is a near-duplicate of, if any."""
         self.ensure_loaded(candidate.published)
         best: Match | None = None
+        words = frozenset(candidate.words)  # once per query, not once per candidate
         for key in self.candidates(candidate):
             other = self._entries[key]
-            found = verify(candidate, other, self.window, self.thresholds)
+            found = verify(candidate, other, self.window, self.thresholds, words=words)
             if found is None:
                 continue
             if candidate.source_id in self._story_sources.get(other.story_id, ()):
@@ -384,8 +385,12 @@ def _shared(a: tuple[Any, ...], b: tuple[Any, ...]) -> set[Any]:
     return set(a).intersection(b)
 
 
-def verify(a: Entry, b: Entry, window: timedelta, t: Thresholds) -> Match | None:
-    """Whether two copies tell the same story, and why (or None)."""
+def verify(a: Entry, b: Entry, window: timedelta, t: Thresholds, *,
+           words: frozenset[str] | None = None) -> Match | None:
+    """Whether two copies tell the same story, and why (or None).
+
+    ``words``: ``a.words`` as a set, when the caller verifies many candidates for ``a``.
+    """
     if a.source_id == b.source_id:
         return None  # one source's near-identical items are a series, not a republication
     if abs(a.published - b.published) > window:
@@ -398,20 +403,24 @@ def verify(a: Entry, b: Entry, window: timedelta, t: Thresholds) -> Match | None
         return None
     if a.places and b.places and not _shared(a.places, b.places):
         return None  # Dominica is not the Dominican Republic
-    words = jaccard(a.words, b.words)
-    if words < min(t.same_facts, t.same_place):
+    a_words = words if words is not None else frozenset(a.words)
+    shared_words = len(a_words.intersection(b.words))  # b.words holds no repeats
+    union = len(a_words) + len(b.words) - shared_words
+    words_overlap = shared_words / union if union else 0.0
+    if words_overlap < min(t.same_facts, t.same_place):
         return None
     shared = len(_shared(a.numbers, b.numbers))
     title = jaccard(a.title_words, b.title_words)
     reason = None
-    if words >= t.same_text:
-        reason = f"same text (word overlap {words:.2f})"
-    elif words >= t.same_facts and shared >= t.shared_figures:
-        reason = f"same facts (word overlap {words:.2f}, {shared} figures in common)"
-    elif words >= t.same_place and (places := _shared(a.title_places, b.title_places)):
-        reason = f"same place ({', '.join(sorted(places))}, word overlap {words:.2f})"
-    elif words >= t.similar and title >= t.similar_title:
-        reason = f"similar title and text (word overlap {words:.2f}, title {title:.2f})"
+    overlap = words_overlap
+    if overlap >= t.same_text:
+        reason = f"same text (word overlap {overlap:.2f})"
+    elif overlap >= t.same_facts and shared >= t.shared_figures:
+        reason = f"same facts (word overlap {overlap:.2f}, {shared} figures in common)"
+    elif overlap >= t.same_place and (places := _shared(a.title_places, b.title_places)):
+        reason = f"same place ({', '.join(sorted(places))}, word overlap {overlap:.2f})"
+    elif overlap >= t.similar and title >= t.similar_title:
+        reason = f"similar title and text (word overlap {overlap:.2f}, title {title:.2f})"
     if reason is None:
         return None
-    return Match(b.story_id, b.copy_id, words + 0.05 * min(shared, 4) + 0.2 * title, reason)
+    return Match(b.story_id, b.copy_id, overlap + 0.05 * min(shared, 4) + 0.2 * title, reason)

@@ -246,6 +246,7 @@ class Story:
     summary_html: str = ""
     content_html: str = ""
     tags: tuple[str, ...] = ()
+    #: pinned now (a pin whose expiry has passed no longer counts)
     pinned: bool = False
     hidden: bool = False
     event: Event | None = None
@@ -254,6 +255,21 @@ class Story:
     categories: tuple[str, ...] = ()
     enclosures: tuple[Enclosure, ...] = ()
     author: str | None = None
+    pin: Pin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """An editor's pin: featured stories lead the page and the digest, in ``order``."""
+
+    at: datetime
+    order: int = 0
+    until: datetime | None = None
+    note: str | None = None
+    by: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,19 @@ class Service:
         return Explanation(story, tuple(self.store.story_reasons(story.id)),
                            self.store.event_text(story.id))
 
+    def pin(self, story_id: str, *, until: datetime | None = None, note: str | None = None,
+            order: int = 0, by: str | None = None) -> Story:
+        now = self.clock()
+        if until is not None and until <= now:
+            raise UsageError(f"--until {until.isoformat()} has already passed")
+        return self.store.pin(story_id, now, until=until, note=note, order=order, by=by)
+
+    def unpin(self, story_id: str) -> Story:
+        return self.store.unpin(story_id, self.clock())
+
+    def set_hidden(self, story_id: str, hidden: bool) -> Story:
+        return self.store.set_hidden(story_id, hidden, self.clock())
+
     def merge(self, keep: str, other: str) -> Story:
         return self.store.merge_stories(keep, other, self.clock())
 

@@ -31,6 +31,12 @@ def _teaser(html: str | None, limit: int = 320) -> str:
     return cut + "…"
 
 
+def _slug(tag: str) -> str:
+    from aggregator.publish import tag_slug
+
+    return tag_slug(tag)
+
+
 def _isodate(value: datetime) -> str:
     return value.isoformat()
 
@@ -54,5 +60,6 @@ def environment(override: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(item_html=_item_html, teaser=_teaser, isodate=_isodate, date=_date)
+    env.filters.update(item_html=_item_html, teaser=_teaser, isodate=_isodate, date=_date,
+                       slug=_slug)
     return env

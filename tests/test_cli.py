@@ -60,8 +60,9 @@ def test_offline_run_produces_the_four_outputs_and_a_summary(project: Path) -> N
     assert "Polled 8 sources: 8 ok, 0 failed;" in result.stdout
     assert "new items" in result.stdout
     out = project / "output"
-    assert sorted(p.name for p in out.iterdir()) == ["atom.xml", "feed.json", "feed.xml",
-                                                     "index.html"]
+    assert {"atom.xml", "feed.json", "feed.xml", "index.html", "featured.xml",
+            "tags"} <= {p.name for p in out.iterdir()}
+    assert (out / "tags" / "country-eg.xml").is_file() and (out / "tags" / "index.html").is_file()
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo and len(feed.entries) == 88  # 105 copies, 88 stories
     titles = {e.title for e in feed.entries}
@@ -76,15 +77,16 @@ def test_offline_run_produces_the_four_outputs_and_a_summary(project: Path) -> N
 
 def test_second_offline_run_adds_and_rewrites_nothing(project: Path) -> None:
     cli(project, "run", "--once", "--offline")
-    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in
-              (project / "output").iterdir()}
+    files = sorted(p for p in (project / "output").rglob("*") if p.is_file())
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
     result = cli(project, "run", "--once", "--offline")
-    assert "0 new items" in result.stdout and "0 files written, 4 unchanged" in result.stdout
+    assert "0 new items" in result.stdout
+    assert f"0 files written, {len(files)} unchanged" in result.stdout
     # poll everything again: still nothing new, nothing rewritten
     assert "0 new items, 0 updated" in cli(project, "poll", "--all", "--offline").stdout
     cli(project, "publish")
-    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in
-             (project / "output").iterdir()}
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in
+             sorted(p for p in (project / "output").rglob("*") if p.is_file())}
     assert after == before
 
 
@@ -178,7 +180,8 @@ def test_read_only_commands_never_fetch(tmp_path: Path) -> None:
         server.route("/feed.xml", static(RSS))
         project = local_project(tmp_path, server)
         for args in (("items", "list"), ("items", "list", "--json"), ("sources", "list"),
-                     ("sources", "list", "--json"), ("status",), ("publish",)):
+                     ("sources", "list", "--json"), ("status",), ("publish",),
+                     ("tags", "test")):
             cli(project, *args)
         assert server.requests == []
 
@@ -324,3 +327,30 @@ def test_a_terminal_gets_a_progress_bar_and_the_summary(project: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert "polling" in screen and "8/8" in screen  # rich's bar
     assert "Polled 8 sources: 8 ok, 0 failed" in screen
+
+
+def test_pin_hide_and_their_mistakes(project: Path) -> None:
+    cli(project, "run", "--once", "--offline")
+    first, second = as_json(project, "items", "list")[:2]
+    out = cli(project, "pin", second["id"], "--until", "2099-12-31", "--note", "Top",
+              "--order", "1").stdout
+    assert out.startswith(f"pinned {second['id']} until 2100-01-01")
+    shown = as_json(project, "items", "show", second["id"])
+    assert shown["pinned"] and shown["pin"]["note"] == "Top" and shown["pin"]["order"] == 1
+    cli(project, "publish")
+    html = (project / "output" / "index.html").read_text()
+    assert html.index(second["id"]) < html.index(first["id"])
+    cli(project, "hide", first["id"])
+    assert first["id"] not in {s["id"] for s in as_json(project, "items", "list")}
+    assert first["id"] in {s["id"] for s in as_json(project, "items", "list", "--all")}
+    cli(project, "publish")
+    assert first["id"] not in (project / "output" / "index.html").read_text()
+    cli(project, "unhide", first["id"])
+    cli(project, "unpin", second["id"])
+    assert not as_json(project, "items", "show", second["id"])["pinned"]
+    past = cli(project, "pin", first["id"], "--until", "2001-01-01", check=False)
+    assert past.returncode == 2 and "already passed" in past.stderr
+    bad = cli(project, "pin", first["id"], "--until", "soon", check=False)
+    assert bad.returncode == 2 and "expected a date" in bad.stderr
+    missing = cli(project, "hide", "nope", check=False)
+    assert missing.returncode == 4 and "no story with id 'nope'" in missing.stderr

@@ -33,7 +33,8 @@ def store(tmp_path: Path):
     s = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     s.sync_sources([SourceDef(id="unodc", url="https://www.unodc.org/feed.xml",
                               title="UNODC", tags=("org:unodc",), priority=10),
-                    SourceDef(id="un-news", url="https://news.un.org/rss.xml", title="UN News")],
+                    SourceDef(id="un-news", url="https://news.un.org/rss.xml", title="UN News",
+                              tags=("org:un-news",))],
                    NOW)
     yield s
     s.close()
@@ -55,7 +56,9 @@ def test_four_outputs_carry_the_same_newest_stories(store: Store, config: Config
     add(store, "un-news", "republished", hours_ago=1, canonical_url="https://unodc.org/s1.html",
         url="https://news.un.org/story/1")
     report = publish(store, config, NOW)
-    assert sorted(report.written) == ["atom.xml", "feed.json", "feed.xml", "index.html"]
+    assert {"atom.xml", "feed.json", "feed.xml", "index.html", "page/2.html", "featured.xml",
+            "tags/index.html", "tags/org-unodc.xml", "tags/org-unodc.atom",
+            "tags/org-unodc.json"} <= set(report.written)
     out = config.output.dir
     expected = [story_guid(s.id) for s in store.list_stories(limit=3)]
 
@@ -82,10 +85,11 @@ def test_four_outputs_carry_the_same_newest_stories(store: Store, config: Config
 def test_publishing_again_rewrites_nothing(store: Store, config: Config) -> None:
     add(store, "unodc", "a", hours_ago=2)
     publish(store, config, NOW)
-    mtimes = {p.name: p.stat().st_mtime_ns for p in config.output.dir.iterdir()}
+    files = sorted(p for p in config.output.dir.rglob("*") if p.is_file())
+    mtimes = {p: p.stat().st_mtime_ns for p in files}
     report = publish(store, config, NOW + timedelta(hours=5))
-    assert report.written == () and len(report.unchanged) == 4
-    assert mtimes == {p.name: p.stat().st_mtime_ns for p in config.output.dir.iterdir()}
+    assert report.written == () and len(report.unchanged) == len(files)
+    assert mtimes == {p: p.stat().st_mtime_ns for p in files}
 
 
 def test_guids_stay_when_new_stories_arrive(store: Store, config: Config) -> None:
@@ -108,7 +112,7 @@ def test_build_date_follows_content_not_the_clock(store: Store, config: Config) 
 
 def test_empty_store_still_gives_valid_files(store: Store, config: Config) -> None:
     publish(store, config, NOW)
-    for name in ("feed.xml", "atom.xml"):
+    for name in ("feed.xml", "atom.xml", "featured.xml"):
         parsed = feedparser.parse((config.output.dir / name).read_bytes())
         assert not parsed.bozo and parsed.entries == []
     assert json.loads((config.output.dir / "feed.json").read_text())["items"] == []
@@ -144,3 +148,66 @@ def test_rename_is_atomic_for_readers(tmp_path: Path) -> None:
         assert reader.read() == b"old" * 1000
     assert (tmp_path / "feed.xml").read_bytes() == b"new" * 1000
     assert os.listdir(tmp_path) == ["feed.xml"]
+
+
+def test_pinned_stories_lead_the_page_and_fill_featured_until_they_expire(
+        store: Store, config: Config) -> None:
+    for n in range(5):
+        add(store, "unodc", f"s{n}", hours_ago=n)
+    old = store.list_stories()[-1]
+    store.pin(old.id, NOW, until=NOW + timedelta(days=1), note="Read this", order=1)
+    publish(store, config, NOW)
+    out = config.output.dir
+    html = (out / "index.html").read_text()
+    assert html.index(f"story-{old.id}") == html.index('id="story-') + 4  # first of all
+    assert html.count(f'id="story-{old.id}"') == 1  # not again in the date order
+    featured = feedparser.parse((out / "featured.xml").read_bytes())
+    assert [e.id for e in featured.entries] == [story_guid(old.id)]
+    main = feedparser.parse((out / "feed.xml").read_bytes())
+    assert story_guid(old.id) not in [e.id for e in main.entries]  # its own date: page 2
+    publish(store, config, NOW + timedelta(days=2))  # the pin has expired
+    assert feedparser.parse((out / "featured.xml").read_bytes()).entries == []
+    assert "Featured</strong>" not in (out / "index.html").read_text()
+
+
+def test_hidden_stories_appear_in_no_output(store: Store, config: Config) -> None:
+    add(store, "unodc", "visible", hours_ago=1)
+    add(store, "unodc", "false-positive", hours_ago=2)
+    hidden = next(s for s in store.list_stories() if "false-positive" in s.title)
+    store.set_hidden(hidden.id, True, NOW)
+    publish(store, config, NOW)
+    for path in config.output.dir.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "false-positive" not in text and hidden.id not in text, path
+            assert story_guid(hidden.id) not in text, path
+
+
+def test_every_tag_has_feeds_and_a_place_in_the_tag_index(store: Store, config: Config) -> None:
+    add(store, "unodc", "a", hours_ago=1)
+    add(store, "un-news", "b", hours_ago=2)
+    publish(store, config, NOW)
+    out = config.output.dir
+    unodc = feedparser.parse((out / "tags" / "org-unodc.xml").read_bytes())
+    assert [e.title for e in unodc.entries] == ["Story <a> & more"]
+    atom = feedparser.parse((out / "tags" / "org-unodc.atom").read_bytes())
+    assert atom.version == "atom10" and len(atom.entries) == 1
+    assert json.loads((out / "tags" / "org-unodc.json").read_text())["feed_url"].endswith(
+        "tags/org-unodc.json")
+    index = (out / "tags" / "index.html").read_text()
+    assert 'href="https://news.example.org/tags/org-unodc.atom"' in index
+    # a tag whose stories are all hidden keeps an empty feed, not a 404
+    b = next(s for s in store.list_stories() if "<b>" in s.title)
+    store.set_hidden(b.id, True, NOW)
+    publish(store, config, NOW)
+    assert feedparser.parse((out / "tags" / "org-un-news.xml").read_bytes()).entries == []
+
+
+def test_archive_pages_hold_older_stories(store: Store, config: Config) -> None:
+    for n in range(7):
+        add(store, "unodc", f"s{n}", hours_ago=n)
+    publish(store, config, NOW)
+    out = config.output.dir
+    assert "Page 1 of 3" in (out / "index.html").read_text()
+    page3 = (out / "page" / "3.html").read_text()
+    assert "Story &lt;s6&gt;" in page3 and 'rel="prev"' in page3 and 'rel="next"' not in page3

@@ -4,39 +4,144 @@ Two phases, as in static site generators: gather the stories from the store
 (the only I/O on the way in), then render each file (pure) and hand the bytes to
 the :class:`~aggregator.publish.writer.OutputWriter`, which writes atomically and
 leaves unchanged files alone. Hidden stories appear in no output.
+
+    feed.xml atom.xml feed.json     the newest ``[output] items`` stories
+    index.html page/N.html          the same, pinned stories first; older pages after
+    featured.xml                    the pinned stories, in pin order
+    tags/<slug>.xml .atom .json     per tag (topic, country:, region:, org:)
+    tags/index.html                 every tag with its feeds
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aggregator.config import Config
 from aggregator.models import PublishReport, Story
 from aggregator.publish.feeds import FeedMeta, render_atom, render_json, render_rss
-from aggregator.publish.html import render_index
+from aggregator.publish.html import render_index, render_tag_index
 from aggregator.publish.writer import OutputWriter
 from aggregator.store import Store
 
 MAIN_FEED_PATHS = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
+TAG_DIR = "tags"
+
+
+def tag_slug(tag: str) -> str:
+    """A tag as a file name: ``country:eg`` → ``country-eg``."""
+    return re.sub(r"[^a-z0-9._-]+", "-", tag.lower()).strip("-") or "tag"
+
+
+def tag_label(tag: str) -> str:
+    """A tag as a person reads it: ``country:eg`` → ``Egypt``."""
+    family, _, value = tag.partition(":")
+    if not value:
+        return tag.replace("-", " ").capitalize()
+    if family == "country":
+        from aggregator.gazetteer import country_name
+
+        try:
+            return country_name(value)
+        except KeyError:
+            return value.upper()
+    if family == "region":
+        from aggregator.gazetteer import region_name
+
+        try:
+            return region_name(value)
+        except KeyError:
+            return value.replace("-", " ").title()
+    if family == "org":
+        return value.upper() if len(value) <= 8 else value.replace("-", " ").title()
+    return tag
+
+
+@dataclass(frozen=True, slots=True)
+class TagFeed:
+    tag: str
+    slug: str
+    label: str
+    family: str
+    count: int
+
+
+def _since(config: Config, now: datetime) -> datetime | None:
+    days = config.output.max_age_days
+    return now - timedelta(days=days) if days else None
 
 
 def select_stories(store: Store, config: Config, now: datetime) -> list[Story]:
     """The newest ``[output] items`` visible stories, within ``max_age_days``."""
-    since = None
-    if config.output.max_age_days:
-        since = now - timedelta(days=config.output.max_age_days)
-    return store.list_stories(limit=config.output.items, since=since)
+    return store.list_stories(limit=config.output.items, since=_since(config, now), now=now)
 
 
 def publish(store: Store, config: Config, now: datetime) -> PublishReport:
-    stories = select_stories(store, config, now)
+    out = config.output
+    since = _since(config, now)
+    archive = store.list_stories(limit=out.items * out.archive_pages, since=since, now=now)
+    main = archive[: out.items]
+    pinned = sorted(store.list_stories(pinned_only=True, now=now),
+                    key=lambda s: (s.pin.order if s.pin else 0,
+                                   -(s.pin.at.timestamp() if s.pin else 0)))
     site = config.site
+    writer = OutputWriter(out.dir)
+
     meta = FeedMeta(site=site, title=site.title, description=site.description,
                     self_path=MAIN_FEED_PATHS, home_path="")
-    writer = OutputWriter(config.output.dir)
-    writer.write("feed.xml", render_rss(meta, stories))
-    writer.write("atom.xml", render_atom(meta, stories))
-    writer.write("feed.json", render_json(meta, stories))
-    writer.write("index.html", render_index(config, stories))
+    _write_feeds(writer, meta, main)
+    featured = FeedMeta(site=site, title=f"{site.title}: featured",
+                        description="Stories the editors chose to feature.",
+                        self_path={"rss": "featured.xml", "atom": "featured.xml",
+                                   "json": "featured.xml"}, home_path="")
+    writer.write("featured.xml", render_rss(featured, pinned, pinned=True))
+
+    pages = [archive[i : i + out.items] for i in range(0, len(archive), out.items)] or [[]]
+    pinned_ids = {s.id for s in pinned}
+    for number, stories in enumerate(pages, 1):
+        if number == 1:
+            stories = [s for s in stories if s.id not in pinned_ids]
+        name = "index.html" if number == 1 else f"page/{number}.html"
+        writer.write(name, render_index(config, stories, pinned=pinned if number == 1 else [],
+                                        page=number, pages=len(pages)))
+
+    feeds = _tag_feeds(store, config, writer.root)
+    for feed in feeds:
+        stories = store.list_stories(tag=feed.tag, limit=out.items, since=since, now=now)
+        paths = {kind: f"{TAG_DIR}/{feed.slug}.{ext}"
+                 for kind, ext in (("rss", "xml"), ("atom", "atom"), ("json", "json"))}
+        tag_meta = FeedMeta(site=site, title=f"{site.title}: {feed.label}",
+                            description=f"Stories tagged {feed.tag}.", self_path=paths,
+                            home_path=f"{TAG_DIR}/index.html#{feed.slug}")
+        _write_feeds(writer, tag_meta, stories)
+    writer.write(f"{TAG_DIR}/index.html", render_tag_index(config, feeds))
     return PublishReport(written=tuple(writer.written), unchanged=tuple(writer.unchanged),
-                         stories=len(stories))
+                         stories=len(main))
+
+
+def _write_feeds(writer: OutputWriter, meta: FeedMeta, stories: list[Story]) -> None:
+    writer.write(meta.self_path["rss"], render_rss(meta, stories))
+    writer.write(meta.self_path["atom"], render_atom(meta, stories))
+    writer.write(meta.self_path["json"], render_json(meta, stories))
+
+
+def _tag_feeds(store: Store, config: Config, root: Path) -> list[TagFeed]:
+    """Every tag with visible stories, and every tag that once had a feed.
+
+    A tag whose last story was hidden keeps an empty feed rather than vanishing,
+    so its subscribers get an empty feed instead of an error.
+    """
+    counts = store.tag_counts()
+    folder = root / TAG_DIR
+    known = {p.stem for p in folder.glob("*.xml")} if folder.is_dir() else set()
+    by_slug = {tag_slug(tag): tag for tag in counts}
+    for slug in known - by_slug.keys():
+        by_slug[slug] = slug.replace("-", ":", 1) if slug.split("-")[0] in (
+            "country", "region", "org") else slug
+    feeds = [TagFeed(tag, slug, tag_label(tag), tag.partition(":")[0] if ":" in tag else "topic",
+                     counts.get(tag, 0))
+             for slug, tag in by_slug.items()]
+    order = {"topic": 0, "region": 1, "country": 2, "org": 3}
+    return sorted(feeds, key=lambda f: (order.get(f.family, 4), f.label.lower()))

@@ -52,8 +52,12 @@ class FeedMeta:
     home_path: str = ""
 
 
-def build_date(stories: Sequence[Story]) -> datetime:
-    return max((s.updated for s in stories), default=_EPOCH)
+def build_date(stories: Sequence[Story], *, pinned: bool = False) -> datetime:
+    """The newest change among ``stories`` (for featured feeds: pinning counts too)."""
+    dates = [s.updated for s in stories]
+    if pinned:
+        dates += [s.pin.at for s in stories if s.pin]
+    return max(dates, default=_EPOCH)
 
 
 def _url(site: SiteConfig, path: str) -> str:
@@ -79,7 +83,8 @@ def _attr(value: str) -> str:
     return _text(value).replace('"', "&quot;")
 
 
-def _generator(meta: FeedMeta, stories: Sequence[Story]) -> FeedGenerator:
+def _generator(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False
+               ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(_url(meta.site, meta.self_path["atom"]))
     fg.title(meta.title)
@@ -87,7 +92,7 @@ def _generator(meta: FeedMeta, stories: Sequence[Story]) -> FeedGenerator:
     fg.language(meta.site.language)
     fg.link(href=_url(meta.site, meta.home_path), rel="alternate")
     fg.generator(GENERATOR, version=__version__)
-    fg.updated(build_date(stories))
+    fg.updated(build_date(stories, pinned=pinned))
     for story in reversed(stories):  # feedgen prepends: keep newest first
         fe = fg.add_entry()
         fe.id(story_guid(story.id))
@@ -112,12 +117,13 @@ def _generator(meta: FeedMeta, stories: Sequence[Story]) -> FeedGenerator:
     return fg
 
 
-def render_rss(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
-    fg = _generator(meta, stories)
+def render_rss(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False) -> bytes:
+    """RSS 2.0; ``pinned``: a featured feed, whose build date follows the pins too."""
+    fg = _generator(meta, stories, pinned=pinned)
     fg.link(href=_url(meta.site, meta.self_path["rss"]), rel="self",
             type="application/rss+xml")
     fg.description(meta.description)
-    fg.lastBuildDate(build_date(stories))
+    fg.lastBuildDate(build_date(stories, pinned=pinned))
     data: bytes = fg.rss_str(pretty=True)
     return data
 

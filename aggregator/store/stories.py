@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from aggregator.models import (
     Enclosure,
     Event,
     Item,
+    Pin,
     Source,
     Story,
     TagReason,
@@ -251,15 +252,21 @@ class StoriesMixin:
             return int(conn.execute(q).scalar() or 0)
 
     def list_stories(self, *, include_hidden: bool = False, limit: int | None = None,
-                     since: datetime | None = None, ids: Sequence[str] | None = None,
-                     tag: str | None = None) -> list[Story]:
-        """Stories, newest first (by their representative's date)."""
+                     offset: int = 0, since: datetime | None = None,
+                     ids: Sequence[str] | None = None, tag: str | None = None,
+                     pinned_only: bool = False, with_event: bool = False,
+                     now: datetime | None = None) -> list[Story]:
+        """Stories, newest first (by their representative's date).
+
+        ``now`` decides which pins still hold (default: the current time).
+        """
+        now = now or datetime.now(UTC)
         rep = copies.alias("rep")
         q = (sa.select(stories.c.id.label("story_id_"), stories.c.published_at.label("story_pub"),
                        stories.c.first_seen_at.label("story_seen"),
                        stories.c.updated_at.label("story_updated"), stories.c.hidden,
                        stories.c.pinned_at, stories.c.pin_order, stories.c.pin_until,
-                       stories.c.pin_note,
+                       stories.c.pin_note, stories.c.pin_by,
                        rep.c.id.label("rep_id"), rep.c.source_id, rep.c.title, rep.c.url,
                        rep.c.summary_html, rep.c.content_html, rep.c.categories,
                        rep.c.enclosures, rep.c.author,
@@ -278,8 +285,17 @@ class StoriesMixin:
             q = q.where(stories.c.id.in_(list(ids)))
         if tag is not None:
             q = q.where(stories.c.id.in_(self._stories_tagged(tag)))
+        if with_event:
+            q = q.where(stories.c.id.in_(
+                sa.select(copies.c.story_id).join(copy_events,
+                                                  copy_events.c.copy_id == copies.c.id)))
+        if pinned_only:
+            q = q.where(stories.c.pinned_at.is_not(None),
+                        sa.or_(stories.c.pin_until.is_(None), stories.c.pin_until > now))
         if limit is not None:
             q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
             ids_ = [r.story_id_ for r in rows]
@@ -287,7 +303,7 @@ class StoriesMixin:
             tags = self._pooled_tags(conn, ids_)
             events = self._pooled_events(conn, ids_, {r.story_id_: r.rep_id for r in rows})
         return [self._story(r, others.get(r.story_id_, []), tags.get(r.story_id_, set()),
-                            events.get(r.story_id_)) for r in rows]
+                            events.get(r.story_id_), now) for r in rows]
 
     def _stories_tagged(self, tag: str) -> sa.Select[Any]:
         by_rule = sa.select(copies.c.story_id).join(copy_tags,
@@ -297,6 +313,29 @@ class StoriesMixin:
                      .join(sources, sources.c.id == copies.c.source_id)
                      .where(sa.cast(sources.c.tags, sa.Text).like(f'%"{tag}"%')))
         return sa.union(by_rule, by_source).subquery().select()
+
+    def tag_counts(self) -> dict[str, int]:
+        """How many visible stories carry each tag (rule tags and source tags)."""
+        live = sa.and_(stories.c.hidden.is_(False), stories.c.merged_into.is_(None))
+        by_rule = (sa.select(copy_tags.c.tag, sa.func.count(sa.distinct(copies.c.story_id)))
+                   .select_from(copy_tags.join(copies, copies.c.id == copy_tags.c.copy_id)
+                                .join(stories, stories.c.id == copies.c.story_id))
+                   .where(live).group_by(copy_tags.c.tag))
+        by_source = (sa.select(copies.c.source_id, copies.c.story_id)
+                     .join(stories, stories.c.id == copies.c.story_id).where(live).distinct())
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for tag, n in conn.execute(by_rule):
+                counts[tag] = int(n)
+            source_tags = {sid: tuple(t or ()) for sid, t in
+                           conn.execute(sa.select(sources.c.id, sources.c.tags))}
+            per_tag: dict[str, set[str]] = {}
+            for source_id, story_id in conn.execute(by_source):
+                for tag in source_tags.get(source_id, ()):
+                    per_tag.setdefault(tag, set()).add(story_id)
+        for tag, found in per_tag.items():
+            counts[tag] = max(counts.get(tag, 0), len(found))
+        return counts
 
     def get_story(self, story_id: str, *, include_hidden: bool = True) -> Story:
         story_id = self.resolve_story_id(story_id)
@@ -356,20 +395,25 @@ class StoriesMixin:
         return {sid: _event(max(rows, key=lambda x: x[0])[1]) for sid, rows in found.items()}
 
     @staticmethod
-    def _story(r: Any, others: list[Any], tags: set[str], event: Event | None) -> Story:
+    def _story(r: Any, others: list[Any], tags: set[str], event: Event | None,
+               now: datetime) -> Story:
+        pin = None
+        if r.pinned_at is not None:
+            pin = Pin(at=r.pinned_at, order=r.pin_order or 0, until=r.pin_until,
+                      note=r.pin_note, by=r.pin_by)
         return Story(
             id=r.story_id_, title=r.title, url=r.url, source=r.source_id,
             source_title=r.source_title, source_url=r.source_url,
             published=r.story_pub, first_seen=r.story_seen, updated=r.story_updated,
             summary_html=r.summary_html, content_html=r.content_html,
-            tags=tuple(sorted(tags)), pinned=r.pinned_at is not None, hidden=r.hidden,
+            tags=tuple(sorted(tags)), pinned=pin is not None and pin.active(now), hidden=r.hidden,
             event=event,
             duplicates=tuple(Duplicate(id=o.id, source=o.source_id, url=o.url, title=o.title)
                              for o in others),
             copy_id=r.rep_id, categories=tuple(r.categories or ()),
             enclosures=tuple(Enclosure(e["url"], e.get("type") or "", e.get("length"))
                              for e in (r.enclosures or ())),
-            author=r.author,
+            author=r.author, pin=pin,
         )
 
     def story_reasons(self, story_id: str) -> list[Reason]:
@@ -443,6 +487,31 @@ class StoriesMixin:
             conn.execute(stories.update().where(stories.c.id == row.story_id)
                          .values(updated_at=now))
         return self.get_story(new_id)
+
+    def pin(self, story_id: str, now: datetime, *, until: datetime | None = None,
+            note: str | None = None, order: int = 0, by: str | None = None) -> Story:
+        """Feature a story: it leads the page, fills featured.xml, heads the digest."""
+        return self._set(story_id, now, pinned_at=now, pin_until=until, pin_note=note,
+                         pin_order=order, pin_by=by)
+
+    def unpin(self, story_id: str, now: datetime) -> Story:
+        return self._set(story_id, now, pinned_at=None, pin_until=None, pin_note=None,
+                         pin_order=None, pin_by=None)
+
+    def set_hidden(self, story_id: str, hidden: bool, now: datetime) -> Story:
+        """A hidden story (a false positive) appears in no output and no digest."""
+        return self._set(story_id, now, hidden=hidden)
+
+    def _set(self, story_id: str, now: datetime, **values: Any) -> Story:
+        # not ``updated_at``: featuring or hiding a story does not change what it says,
+        # and feed readers would show it as edited
+        story_id = self.resolve_story_id(story_id)
+        with self._write() as conn:
+            done = conn.execute(stories.update().where(stories.c.id == story_id)
+                                .values(**values))
+            if done.rowcount != 1:
+                raise NotFoundError(f"no story with id {story_id!r} (see: aggregator items list)")
+        return self.get_story(story_id)
 
     # -- analysing again ---------------------------------------------------------------
 
