@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("enable", "poll this source again"), ("disable", "stop polling it")):
         sp = ssub.add_parser(name, help=text)
         sp.add_argument("id")
+    ssub.add_parser("export-opml", help="print the sources as OPML (what sources.opml holds)")
+    si = ssub.add_parser("import-opml", help="add the feeds of an OPML file from any feed reader")
+    si.add_argument("file")
+    si.add_argument("--tag", action="append", default=[], help="tag for every item (repeatable)")
 
     items = sub.add_parser("items", help="stories")
     isub = items.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -306,6 +310,14 @@ def _sources(service: Service, args: argparse.Namespace, out: TextIO) -> int:
     elif args.action in ("enable", "disable"):
         src = service.set_enabled(args.id, args.action == "enable")
         print(f"{src.id}: {'enabled' if src.enabled else 'disabled'}", file=out)
+    elif args.action == "export-opml":
+        out.write(service.export_opml().decode("utf-8"))
+    elif args.action == "import-opml":
+        added, skipped = service.import_opml(args.file, tags=args.tag)
+        for src in added:
+            print(f"added {src.id}: {src.fetch_url}", file=out)
+        print(f"Added {len(added)} source{'s' if len(added) != 1 else ''}; "
+              f"{skipped} already present.", file=out)
     return 0
 
 

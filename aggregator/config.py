@@ -80,6 +80,8 @@ class OutputConfig:
     items: int = 100
     max_age_days: int | None = None
     archive_pages: int = 10
+    #: a WebSub hub to announce feed changes to (none by default)
+    websub_hub: str | None = None
 
 
 @dataclass(frozen=True)
@@ -424,6 +426,7 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         items=t.integer("items", OutputConfig.items, minimum=1),
         max_age_days=t.integer("max_age_days", None, minimum=1),
         archive_pages=t.integer("archive_pages", OutputConfig.archive_pages, minimum=1),
+        websub_hub=t.get("websub_hub", None, _http_url, "an http:// or https:// URL"),
     )
     t.finish()
 

@@ -83,6 +83,8 @@ class Source:
     last_modified: str | None = None
     #: how many copies of this source are stored
     items: int = 0
+    #: when the definition last changed (added, edited, enabled or disabled)
+    changed_at: datetime | None = None
 
     @property
     def id(self) -> str:

@@ -135,10 +135,16 @@ class Service:
                     progress=progress, on_claimed=on_claimed, rules=self.rules)
 
     def publish(self) -> PublishReport:
-        from aggregator.publish import publish
+        from aggregator.publish import changed_feeds, publish
 
         now = self.clock()
         report = publish(self.store, self.config, now)
+        hub = self.config.output.websub_hub
+        if hub and report.written:
+            from aggregator.publish.websub import notify_hub
+
+            notify_hub(hub, changed_feeds(self.config, report),
+                       user_agent=self.config.fetch.user_agent)
         if report.written:
             self.store.set_state("last_publish_at", now.isoformat())
         self.store.set_state("last_publish_checked_at", now.isoformat())
@@ -189,6 +195,35 @@ class Service:
              "title": title or feed_title or "", "tags": list(tags), "priority": priority},
             "sources add", "source", "db")
         return self.store.add_source(definition, self.clock())
+
+    def export_opml(self) -> bytes:
+        from aggregator.publish import sources_opml
+
+        return sources_opml(self.store, self.config)
+
+    def import_opml(self, path: str, *, tags: Sequence[str] = ()) -> tuple[list[Source], int]:
+        """Add the feeds of an OPML file; those already present (by URL) are skipped."""
+        from aggregator.config import source_from_dict
+        from aggregator.discover import slug_for
+        from aggregator.parse.opml import parse_opml
+
+        try:
+            content = Path(path).read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
+        feeds = parse_opml(content, origin=path)
+        added: list[Source] = []
+        skipped = 0
+        for feed in feeds:
+            if self.store.find_source_by_url(feed.url):
+                skipped += 1
+                continue
+            definition = source_from_dict(
+                {"id": self._free_id(slug_for(feed.title, feed.url)), "url": feed.url,
+                 "kind": SourceKind.FEED.value, "title": feed.title, "tags": list(tags)},
+                path, "outline", "db")
+            added.append(self.store.add_source(definition, self.clock()))
+        return added, skipped
 
     def _free_id(self, base: str) -> str:
         taken = {s.id for s in self.store.list_sources()}

@@ -37,6 +37,7 @@ class ServedRequest:
     headers: dict[str, str]  # names lower-cased
     connection: int  # serial number of the TCP connection it came on, from 1
     at: float  # time.monotonic() when the request line was read
+    body: bytes = b""  # what a POST sent
 
 
 @dataclass
@@ -185,11 +186,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
 
+    def do_POST(self) -> None:
+        self.do_GET()
+
     def do_GET(self) -> None:
         owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if self.command == "POST" and length else b""
         request = ServedRequest(self.command, self.path,
                                 {k.lower(): v for k, v in self.headers.items()},
-                                self.connection_id, time.monotonic())
+                                self.connection_id, time.monotonic(), body)
         reply = owner._answer(request)
         try:
             self._send(reply, owner.stopping)

@@ -354,3 +354,60 @@ def test_pin_hide_and_their_mistakes(project: Path) -> None:
     assert bad.returncode == 2 and "expected a date" in bad.stderr
     missing = cli(project, "hide", "nope", check=False)
     assert missing.returncode == 4 and "no story with id 'nope'" in missing.stderr
+
+
+def test_calendar_and_opml_are_published_and_opml_round_trips(project: Path,
+                                                               tmp_path: Path) -> None:
+    import icalendar
+
+    cli(project, "run", "--once", "--offline")
+    calendar = icalendar.Calendar.from_ical((project / "output" / "meetings.ics").read_bytes())
+    events = [e for e in calendar.walk("VEVENT")]
+    cairo = next(e for e in events if str(e["SUMMARY"]).startswith("Second Expert Group"))
+    assert str(cairo["LOCATION"]) == "Cairo, Egypt"
+    assert cairo["DTSTART"].dt.isoformat() == "2009-03-23"
+    assert cairo["DTEND"].dt.isoformat() == "2009-03-26"  # all-day: the end is exclusive
+    starts = [e["DTSTART"].dt for e in events]
+    assert starts == sorted(starts, reverse=True) and len(events) >= 9
+    opml = cli(project, "sources", "export-opml").stdout
+    assert opml == (project / "output" / "sources.opml").read_text()
+    assert 'xmlUrl="https://www.unodc.org/unodc/en/feed/stories.xml"' in opml
+    # another reader's export: new feeds are added, known ones skipped
+    other = tmp_path / "reader.opml"
+    other.write_text(opml.replace("</body>", '<outline text="Desk" title="Desk" type="rss" '
+                                  'xmlUrl="https://desk.example.org/rss.xml"/></body>'))
+    out = cli(project, "sources", "import-opml", str(other), "--tag", "org:desk").stdout
+    assert "Added 1 source; 7 already present." in out
+    desk = next(s for s in as_json(project, "sources", "list") if s["id"] == "desk")
+    assert desk["url"] == "https://desk.example.org/rss.xml" and desk["tags"] == ["org:desk"]
+    bad = tmp_path / "bad.opml"
+    bad.write_text("<html>not opml</html>")
+    failed = cli(project, "sources", "import-opml", str(bad), check=False)
+    assert failed.returncode != 0 and "not an OPML file" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_websub_hub_is_named_in_feeds_and_told_of_changes(project: Path) -> None:
+    from urllib.parse import parse_qs
+
+    with HTTPTestServer() as hub:
+        hub.route("/hub", status(204))
+        config = project / "config.toml"
+        config.write_text(config.read_text().replace(
+            "[output]\n", f'[output]\nwebsub_hub = "{hub.url("/hub")}"\n', 1))
+        cli(project, "run", "--once", "--offline")
+        pings = [parse_qs(r.body.decode()) for r in hub.requests if r.method == "POST"]
+        assert pings and all(p["hub.mode"] == ["publish"] for p in pings)
+        urls = {p["hub.url"][0] for p in pings}
+        assert {"http://127.0.0.1:8080/feed.xml", "http://127.0.0.1:8080/atom.xml",
+                "http://127.0.0.1:8080/feed.json", "http://127.0.0.1:8080/tags/country-eg.xml"
+                } <= urls
+        assert not any(u.endswith((".html", ".ics", ".opml")) for u in urls)
+        feed = feedparser.parse((project / "output" / "feed.xml").read_bytes())
+        assert {"rel": "hub", "href": hub.url("/hub")}.items() <= next(
+            link for link in feed.feed.links if link.get("rel") == "hub").items()
+        assert json.loads((project / "output" / "feed.json").read_text())["hubs"] == [
+            {"type": "WebSub", "url": hub.url("/hub")}]
+        before = len(hub.requests)
+        cli(project, "publish")  # nothing changed: the hub is not bothered
+        assert len(hub.requests) == before

@@ -66,6 +66,7 @@ def test_four_outputs_carry_the_same_newest_stories(store: Store, config: Config
     atom = feedparser.parse((out / "atom.xml").read_bytes())
     assert not rss.bozo and not atom.bozo
     assert rss.version == "rss20" and atom.version == "atom10"
+    assert rss.feed.link == atom.feed.link == "https://news.example.org/"  # the page, not the feed
     assert [e.id for e in rss.entries] == expected
     assert [e.id for e in atom.entries] == expected
     doc = json.loads((out / "feed.json").read_text())

@@ -10,6 +10,8 @@ leaves unchanged files alone. Hidden stories appear in no output.
     featured.xml                    the pinned stories, in pin order
     tags/<slug>.xml .atom .json     per tag (topic, country:, region:, org:)
     tags/index.html                 every tag with its feeds
+    meetings.ics                    every meeting event, past and future (capped)
+    sources.opml                    the sources, for any feed reader
 """
 
 from __future__ import annotations
@@ -21,13 +23,26 @@ from pathlib import Path
 
 from aggregator.config import Config
 from aggregator.models import PublishReport, Story
-from aggregator.publish.feeds import FeedMeta, render_atom, render_json, render_rss
+from aggregator.publish.calendar import render_calendar
+from aggregator.publish.feeds import FeedMeta, build_date, render_atom, render_json, render_rss
 from aggregator.publish.html import render_index, render_tag_index
-from aggregator.publish.writer import OutputWriter
+from aggregator.publish.opml import render_opml
+from aggregator.publish.writer import OutputWriter, publish_lock
 from aggregator.store import Store
 
 MAIN_FEED_PATHS = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
 TAG_DIR = "tags"
+#: events in meetings.ics at most (newest first)
+MEETINGS_LIMIT = 500
+
+
+FEED_SUFFIXES = (".xml", ".atom", ".json")
+
+
+def changed_feeds(config: Config, report: PublishReport) -> list[str]:
+    """The public URLs of the feeds a publish rewrote (what a WebSub hub is told)."""
+    return [config.site.url + name for name in report.written
+            if name.endswith(FEED_SUFFIXES)]
 
 
 def tag_slug(tag: str) -> str:
@@ -79,6 +94,15 @@ def select_stories(store: Store, config: Config, now: datetime) -> list[Story]:
 
 
 def publish(store: Store, config: Config, now: datetime) -> PublishReport:
+    """Write every output; one publish at a time, leftovers of a killed one removed."""
+    with publish_lock(config.storage.data_dir / "publish.lock"):
+        writer = OutputWriter(config.output.dir)
+        writer.remove_leftovers()
+        return _publish(store, config, now, writer)
+
+
+def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter
+             ) -> PublishReport:
     out = config.output
     since = _since(config, now)
     archive = store.list_stories(limit=out.items * out.archive_pages, since=since, now=now)
@@ -87,15 +111,14 @@ def publish(store: Store, config: Config, now: datetime) -> PublishReport:
                     key=lambda s: (s.pin.order if s.pin else 0,
                                    -(s.pin.at.timestamp() if s.pin else 0)))
     site = config.site
-    writer = OutputWriter(out.dir)
-
+    hub = out.websub_hub
     meta = FeedMeta(site=site, title=site.title, description=site.description,
-                    self_path=MAIN_FEED_PATHS, home_path="")
+                    self_path=MAIN_FEED_PATHS, home_path="", hub=hub)
     _write_feeds(writer, meta, main)
     featured = FeedMeta(site=site, title=f"{site.title}: featured",
                         description="Stories the editors chose to feature.",
                         self_path={"rss": "featured.xml", "atom": "featured.xml",
-                                   "json": "featured.xml"}, home_path="")
+                                   "json": "featured.xml"}, home_path="", hub=hub)
     writer.write("featured.xml", render_rss(featured, pinned, pinned=True))
 
     pages = [archive[i : i + out.items] for i in range(0, len(archive), out.items)] or [[]]
@@ -114,11 +137,22 @@ def publish(store: Store, config: Config, now: datetime) -> PublishReport:
                  for kind, ext in (("rss", "xml"), ("atom", "atom"), ("json", "json"))}
         tag_meta = FeedMeta(site=site, title=f"{site.title}: {feed.label}",
                             description=f"Stories tagged {feed.tag}.", self_path=paths,
-                            home_path=f"{TAG_DIR}/index.html#{feed.slug}")
+                            home_path=f"{TAG_DIR}/index.html#{feed.slug}", hub=hub)
         _write_feeds(writer, tag_meta, stories)
     writer.write(f"{TAG_DIR}/index.html", render_tag_index(config, feeds))
+
+    meetings = store.list_stories(with_event=True, now=now)
+    writer.write("meetings.ics", render_calendar(site, meetings, limit=MEETINGS_LIMIT))
+    writer.write("sources.opml", sources_opml(store, config))
     return PublishReport(written=tuple(writer.written), unchanged=tuple(writer.unchanged),
                          stories=len(main))
+
+
+def sources_opml(store: Store, config: Config) -> bytes:
+    """The sources as OPML, dated by the last change to the list (not by polls)."""
+    sources = store.list_sources()
+    updated = max((s.changed_at for s in sources if s.changed_at), default=build_date([]))
+    return render_opml(config.site, sources, updated=updated)
 
 
 def _write_feeds(writer: OutputWriter, meta: FeedMeta, stories: list[Story]) -> None:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import icalendar  # type: ignore[import-untyped, unused-ignore]
+import icalendar
 
 from aggregator import __version__
 from aggregator.config import SiteConfig

@@ -50,6 +50,8 @@ class FeedMeta:
     self_path: dict[str, str]
     #: the HTML page this feed mirrors
     home_path: str = ""
+    #: a WebSub hub subscribers can follow the feed through
+    hub: str | None = None
 
 
 def build_date(stories: Sequence[Story], *, pinned: bool = False) -> datetime:
@@ -90,7 +92,6 @@ def _generator(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False
     fg.title(meta.title)
     fg.subtitle(meta.description)
     fg.language(meta.site.language)
-    fg.link(href=_url(meta.site, meta.home_path), rel="alternate")
     fg.generator(GENERATOR, version=__version__)
     fg.updated(build_date(stories, pinned=pinned))
     for story in reversed(stories):  # feedgen prepends: keep newest first
@@ -122,16 +123,38 @@ def render_rss(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False
     fg = _generator(meta, stories, pinned=pinned)
     fg.link(href=_url(meta.site, meta.self_path["rss"]), rel="self",
             type="application/rss+xml")
+    # feedgen makes the last link the channel's <link>: the page, not the feed
+    fg.link(href=_url(meta.site, meta.home_path), rel="alternate")
     fg.description(meta.description)
     fg.lastBuildDate(build_date(stories, pinned=pinned))
     data: bytes = fg.rss_str(pretty=True)
-    return data
+    return _with_rss_hub(data, meta.hub) if meta.hub else data
+
+
+def _with_rss_hub(data: bytes, hub: str) -> bytes:
+    """feedgen writes only rel="self" as atom:link in RSS; WebSub also wants rel="hub"."""
+    from lxml import etree
+
+    root = etree.fromstring(data)
+    channel = root.find("channel")
+    atom = "{http://www.w3.org/2005/Atom}link"
+    self_link = channel.find(atom)
+    link = etree.Element(atom, href=hub, rel="hub")
+    if self_link is not None:
+        self_link.addnext(link)
+    else:
+        channel.insert(0, link)
+    out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return out
 
 
 def render_atom(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
     fg = _generator(meta, stories)
+    fg.link(href=_url(meta.site, meta.home_path), rel="alternate")
     fg.link(href=_url(meta.site, meta.self_path["atom"]), rel="self",
             type="application/atom+xml")
+    if meta.hub:
+        fg.link(href=meta.hub, rel="hub")
     data: bytes = fg.atom_str(pretty=True)
     return data
 
@@ -171,4 +194,6 @@ def render_json(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
         "language": meta.site.language,
         "items": items,
     }
+    if meta.hub:
+        doc["hubs"] = [{"type": "WebSub", "url": meta.hub}]
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -8,11 +8,26 @@ change is not touched, so its mtime (and the ETag derived from it) stays.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from aggregator.errors import AggregatorError
+
+
+@contextmanager
+def publish_lock(path: Path) -> Iterator[None]:
+    """One publish at a time on this machine (the worker and a CLI run may overlap)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class OutputWriter:
@@ -21,6 +36,15 @@ class OutputWriter:
         self.written: list[str] = []
         self.unchanged: list[str] = []
         self._seen: set[str] = set()
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete temporary files a killed publish left behind (call under the lock)."""
+        removed = []
+        if self.root.is_dir():
+            for path in self.root.rglob(".*.tmp"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     def path_for(self, name: str) -> Path:
         rel = PurePosixPath(name)

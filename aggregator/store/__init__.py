@@ -83,7 +83,7 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
         last_error=row.last_error, error_count=row.error_count,
         last_success_at=row.last_success_at, last_attempt_at=row.last_attempt_at,
         next_poll_at=row.next_poll_at, etag=row.etag, last_modified=row.last_modified,
-        items=items,
+        items=items, changed_at=row.updated_at,
     )
 
 

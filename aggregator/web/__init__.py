@@ -65,7 +65,7 @@ def create_app(config: Config) -> Flask:
 
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Run the app with waitress until interrupted (the ``aggregator serve`` command)."""
-    import waitress  # type: ignore[import-untyped]  # imported here: only `serve` needs it
+    import waitress  # imported here: only `serve` needs it
 
     app = create_app(config)
     shown = f"[{host}]" if ":" in host else host
