@@ -38,7 +38,8 @@ def _slug(tag: str) -> str:
 
 
 def _isodate(value: datetime) -> str:
-    return value.isoformat()
+    # HTML's valid date strings allow at most three digits of a second's fraction
+    return value.isoformat(timespec="seconds")
 
 
 def _date(value: datetime, fmt: str = "%-d %B %Y") -> str:

@@ -13,9 +13,7 @@ archive has more than one page, then pins one story and publishes again, so that
 featured.xml and the featured section of the front page are not empty.
 
 Each test collects every problem of every file and reports them all at once, as
-``file: where: what (the rule)``. A known problem of the renderers has a test of its
-own marked ``xfail(strict=True)`` (it turns into a failure once fixed, to drop the
-marker), and the general test leaves that one problem out.
+``file: where: what (the rule)``.
 """
 
 from __future__ import annotations
@@ -68,11 +66,6 @@ HTML_GLOBAL_DATETIME = re.compile(
 #: valid HTML date string / local date and time string (other forms of time@datetime)
 HTML_OTHER_DATETIME = re.compile(
     r"^\d{4,}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?)?$")
-#: the Nu Html Checker's message for the problem of test_html_time_datetime_is_valid
-VNU_KNOWN_DATETIME = re.compile(
-    r"for attribute “datetime” on element “time”: A fraction of a second must be one, "
-    r"two, or three digits")
-
 ATOM_FEED_ONCE = ("generator", "icon", "id", "logo", "rights", "subtitle", "title", "updated")
 ATOM_ENTRY_ONCE = ("content", "id", "published", "rights", "source", "summary", "title",
                    "updated")
@@ -661,17 +654,10 @@ def vnu_messages(site: Site) -> list[vnu.VnuMessage]:
 
 def test_html_pages_pass_the_nu_html_checker(site: Site,
                                               vnu_messages: list[vnu.VnuMessage]) -> None:
-    # the known problem of test_html_time_datetime_is_valid is left out here
-    problems = [m.format(site.root) for m in vnu_messages
-                if not VNU_KNOWN_DATETIME.search(m.message)]
+    problems = [m.format(site.root) for m in vnu_messages]
     report(problems, f"Nu Html Checker (over {len(site.pages)} pages)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "templates/site/base.html footer: <time datetime=\"{{ updated|isodate }}\"> renders "
-    "datetime.isoformat() with microseconds (2026-11-28T14:27:24.416920+00:00); HTML "
-    "allows 1 to 3 digits of a second (valid global date and time string). The isodate "
-    "filter (aggregator/templating.py _isodate) needs timespec='seconds' or 'milliseconds'"))
 def test_html_time_datetime_is_valid(site: Site) -> None:
     problems = []
     for page in site.pages:
