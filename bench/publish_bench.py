@@ -162,7 +162,7 @@ def build(path: Path, n: int, seed: int) -> None:
                     if batch:
                         conn.execute(table.insert(), batch)
                     batch.clear()
-            print(f"  built {i + 1} stories", end="\r", flush=True)
+            print(f"  built {i + 1} stories", end="\r", file=sys.stderr, flush=True)
     with store.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
