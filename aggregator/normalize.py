@@ -165,7 +165,7 @@ def _normalize_entry(
     text = _cut_utf8(" ".join(t for t in (title, body_text) if t), MAX_FIELD)
     if not title:
         # clean_title again: escaped markup in the text is still markup in a title
-        title = clean_title(_truncate(body_text, UNTITLED_LENGTH)) or "(untitled)"
+        title = clean_title(truncate(body_text, UNTITLED_LENGTH)) or "(untitled)"
 
     updated = normalize_date(entry.updated, entry.updated_text, now=now)
     # Atom only requires <updated>; it is the best date such an entry has
@@ -395,7 +395,7 @@ def clean_title(raw: str | None) -> str:
     else:
         # still changing after many passes: escaping nested on purpose
         text = text.replace("<", "").replace(">", "")
-    return _truncate(" ".join(_CONTROL_RE.sub(" ", text).split()), MAX_TITLE)
+    return truncate(" ".join(_CONTROL_RE.sub(" ", text).split()), MAX_TITLE)
 
 
 def _sanitized_field(value: str | None, base: str) -> str:
@@ -528,7 +528,7 @@ def _utc(value: datetime) -> datetime:
 # -- small helpers ---------------------------------------------------------------------
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters at a word boundary, ending in "…"."""
     if len(text) <= limit:
         return text
@@ -536,7 +536,7 @@ def _truncate(text: str, limit: int) -> str:
     space = cut.rfind(" ")
     if space > limit // 2:
         cut = cut[:space]
-    return cut.rstrip() + "…"
+    return cut.rstrip(" ,;:.-–—") + "…"
 
 
 def _cut_utf8(text: str, limit: int) -> str:

@@ -22,13 +22,9 @@ def _item_html(html: str | None) -> Markup:
 
 def _teaser(html: str | None, limit: int = 320) -> str:
     """Plain text of an item's HTML, cut at a word boundary (escaped like any text)."""
-    from aggregator.normalize import plain_text
+    from aggregator.normalize import plain_text, truncate
 
-    text = plain_text(html or "")
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-–—")
-    return cut + "…"
+    return truncate(plain_text(html or ""), limit)
 
 
 def _slug(tag: str) -> str:

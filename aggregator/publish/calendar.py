@@ -31,7 +31,7 @@ from aggregator import __version__
 from aggregator.config import SiteConfig
 from aggregator.gazetteer import country_name
 from aggregator.models import Event, Story
-from aggregator.normalize import plain_text
+from aggregator.normalize import plain_text, truncate
 from aggregator.publish.feeds import GENERATOR, story_guid
 
 __all__ = ["DESCRIPTION_CHARS", "event_uid", "render_calendar"]
@@ -105,14 +105,7 @@ def _description(story: Story) -> str:
 
 
 def _teaser(text: str, limit: int = DESCRIPTION_CHARS) -> str:
-    text = _line(text)
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.") + "…"
+    return truncate(_line(text), limit)
 
 
 def _location(location: str | None, country: str | None) -> str | None:
