@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only this source (repeatable)")
     poll.add_argument("--offline", action="store_true", help="serve from feeds/snapshots/")
 
-    sub.add_parser("publish", help="write every output file (unchanged files are kept)")
+    pub = sub.add_parser("publish", help="write every output file (unchanged files are kept)")
+    pub.add_argument("--force", action="store_true",
+                     help="render everything even if nothing changed since the last publish")
 
     serve = sub.add_parser("serve", help="serve output/ over HTTP (ETag, 304, gzip) and /healthz")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -152,7 +154,7 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
                                   progress=progress.advance, on_claimed=progress.start)
         _print_poll(polled, out)
     elif cmd == "publish":
-        _print_publish(service.publish(), service, out)
+        _print_publish(service.publish(force=args.force), service, out)
     elif cmd == "serve":
         from aggregator.web import serve
 
@@ -256,6 +258,10 @@ def _print_poll(report: PollReport, out: TextIO) -> None:
 
 
 def _print_publish(report: PublishReport, service: Service, out: TextIO) -> None:
+    if report.skipped:
+        print(f"Nothing changed since the last publish: {len(report.unchanged)} files in "
+              f"{service.config.output.dir} unchanged.", file=out)
+        return
     print(f"Published {report.stories} stories to {service.config.output.dir}: "
           f"{len(report.written)} file{'s' if len(report.written) != 1 else ''} written, "
           f"{len(report.unchanged)} unchanged.", file=out)

@@ -312,4 +312,7 @@ class PollReport:
 class PublishReport:
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    #: stories in the main feed (-1 when the publish was skipped)
     stories: int = 0
+    #: nothing the outputs depend on had changed: nothing was rendered
+    skipped: bool = False

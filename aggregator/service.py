@@ -134,11 +134,11 @@ class Service:
                     due_only=not (all_sources or ids), offline=offline, clock=self.clock,
                     progress=progress, on_claimed=on_claimed, rules=self.rules)
 
-    def publish(self) -> PublishReport:
+    def publish(self, *, force: bool = False) -> PublishReport:
         from aggregator.publish import changed_feeds, publish
 
         now = self.clock()
-        report = publish(self.store, self.config, now)
+        report = publish(self.store, self.config, now, force=force)
         hub = self.config.output.websub_hub
         if hub and report.written:
             from aggregator.publish.websub import notify_hub

@@ -81,7 +81,7 @@ def test_second_offline_run_adds_and_rewrites_nothing(project: Path) -> None:
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
     result = cli(project, "run", "--once", "--offline")
     assert "0 new items" in result.stdout
-    assert f"0 files written, {len(files)} unchanged" in result.stdout
+    assert f"Nothing changed since the last publish: {len(files)} files" in result.stdout
     # poll everything again: still nothing new, nothing rewritten
     assert "0 new items, 0 updated" in cli(project, "poll", "--all", "--offline").stdout
     cli(project, "publish")

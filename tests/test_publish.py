@@ -212,3 +212,27 @@ def test_archive_pages_hold_older_stories(store: Store, config: Config) -> None:
     assert "Page 1 of 3" in (out / "index.html").read_text()
     page3 = (out / "page" / "3.html").read_text()
     assert "Story &lt;s6&gt;" in page3 and 'rel="prev"' in page3 and 'rel="next"' not in page3
+
+
+def test_a_publish_with_nothing_changed_renders_nothing(store: Store, config: Config) -> None:
+    add(store, "unodc", "a", hours_ago=2)
+    first = publish(store, config, NOW)
+    assert not first.skipped and first.written
+    again = publish(store, config, NOW + timedelta(minutes=5))
+    assert again.skipped and again.written == () and len(again.unchanged) == len(first.written)
+    # each kind of change makes the next publish render again
+    story = store.list_stories()[0]
+    store.set_hidden(story.id, True, NOW)
+    assert not publish(store, config, NOW).skipped
+    store.set_hidden(story.id, False, NOW)
+    assert not publish(store, config, NOW).skipped
+    store.pin(story.id, NOW, until=NOW + timedelta(hours=1))
+    assert not publish(store, config, NOW).skipped
+    assert publish(store, config, NOW + timedelta(minutes=30)).skipped
+    assert not publish(store, config, NOW + timedelta(hours=2)).skipped  # the pin ran out
+    add(store, "un-news", "b", hours_ago=1)
+    assert not publish(store, config, NOW + timedelta(hours=2)).skipped
+    (config.output.dir / "tags" / "org-unodc.atom").unlink()  # deleted by hand
+    assert not publish(store, config, NOW + timedelta(hours=2)).skipped
+    assert (config.output.dir / "tags" / "org-unodc.atom").is_file()
+    assert not publish(store, config, NOW + timedelta(hours=2), force=True).skipped

@@ -93,12 +93,52 @@ def select_stories(store: Store, config: Config, now: datetime) -> list[Story]:
     return store.list_stories(limit=config.output.items, since=_since(config, now), now=now)
 
 
-def publish(store: Store, config: Config, now: datetime) -> PublishReport:
-    """Write every output; one publish at a time, leftovers of a killed one removed."""
+#: files whose absence means the outputs must be written again, whatever the fingerprint
+_KEY_FILES = ("feed.xml", "atom.xml", "feed.json", "index.html", "featured.xml",
+              "tags/index.html", "meetings.ics", "sources.opml")
+FINGERPRINT_KEY = "publish_fingerprint"
+
+
+def fingerprint(store: Store, config: Config, now: datetime) -> str:
+    """What the outputs depend on, hashed: the same value means the same files."""
+    import hashlib
+
+    from aggregator import __version__
+
+    parts: list[object] = [__version__, repr(config.site), repr(config.output),
+                           *store.publish_state(now)]
+    if config.output.max_age_days:  # stories age out of the feeds day by day
+        parts.append((now - timedelta(days=config.output.max_age_days)).date().isoformat())
+    if config.site.templates and config.site.templates.is_dir():
+        parts += sorted((str(p), p.stat().st_mtime_ns)
+                        for p in config.site.templates.rglob("*") if p.is_file())
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def publish(store: Store, config: Config, now: datetime, *, force: bool = False
+            ) -> PublishReport:
+    """Write every output; one publish at a time, leftovers of a killed one removed.
+
+    When nothing the outputs depend on changed since the last publish (the
+    fingerprint) and the files are in place, nothing is rendered at all: a worker
+    publishes after every poll, and most polls bring nothing new.
+    """
     with publish_lock(config.storage.data_dir / "publish.lock"):
         writer = OutputWriter(config.output.dir)
         writer.remove_leftovers()
-        return _publish(store, config, now, writer)
+        files = [p for p in writer.root.rglob("*") if p.is_file()] if writer.root.is_dir() \
+            else []
+        # the fingerprint of the data, and how many files the last publish left: a file
+        # deleted by hand (or by a sync gone wrong) makes the next publish write it again
+        stamp = f"{fingerprint(store, config, now)}:{len(files)}"
+        if (not force and store.get_state(FINGERPRINT_KEY) == stamp
+                and all(writer.path_for(name).is_file() for name in _KEY_FILES)):
+            return PublishReport(written=(), unchanged=tuple(
+                str(p.relative_to(writer.root)) for p in files), stories=-1, skipped=True)
+        report = _publish(store, config, now, writer)
+        count = sum(1 for p in writer.root.rglob("*") if p.is_file())
+        store.set_state(FINGERPRINT_KEY, f"{fingerprint(store, config, now)}:{count}")
+        return report
 
 
 def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter

@@ -314,6 +314,35 @@ class StoriesMixin:
                      .where(sa.cast(sources.c.tags, sa.Text).like(f'%"{tag}"%')))
         return sa.union(by_rule, by_source).subquery().select()
 
+    def publish_state(self, now: datetime) -> list[object]:
+        """A few aggregates that change whenever an output would (a publish fingerprint).
+
+        Story changes move ``updated_at``; hiding, pinning, pins running out, source
+        edits and new events are counted separately. One round trip, no story rows.
+        """
+        live = stories.c.merged_into.is_(None)
+        active_pin = sa.and_(stories.c.pinned_at.is_not(None),
+                             sa.or_(stories.c.pin_until.is_(None), stories.c.pin_until > now))
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(
+                sa.func.count(), sa.func.max(stories.c.updated_at),
+                sa.func.sum(sa.case((stories.c.hidden.is_(True), 1), else_=0)),
+                sa.func.max(sa.case((stories.c.hidden.is_(True), stories.c.id), else_=None)),
+                sa.func.sum(sa.case((active_pin, 1), else_=0)),
+                sa.func.max(sa.case((active_pin, stories.c.pinned_at), else_=None)),
+                sa.func.min(sa.case((active_pin, stories.c.pin_until), else_=None)),
+            ).where(live)).one()
+            hidden = conn.execute(sa.select(stories.c.id).where(
+                live, stories.c.hidden.is_(True)).order_by(stories.c.id)).scalars().all()
+            pins = conn.execute(sa.select(stories.c.id, stories.c.pin_order, stories.c.pinned_at)
+                                .where(live, active_pin).order_by(stories.c.id)).all()
+            source_row = conn.execute(sa.select(sa.func.count(),
+                                                sa.func.max(sources.c.updated_at))).one()
+            events = conn.execute(sa.select(sa.func.count()).select_from(copy_events)).scalar()
+        return [*(str(v) for v in row), ",".join(hidden),
+                ";".join(f"{p.id}:{p.pin_order}:{p.pinned_at}" for p in pins),
+                *(str(v) for v in source_row), str(events)]
+
     def tag_counts(self) -> dict[str, int]:
         """How many visible stories carry each tag (rule tags and source tags)."""
         live = sa.and_(stories.c.hidden.is_(False), stories.c.merged_into.is_(None))
