@@ -236,3 +236,15 @@ def test_a_publish_with_nothing_changed_renders_nothing(store: Store, config: Co
     assert not publish(store, config, NOW + timedelta(hours=2)).skipped
     assert (config.output.dir / "tags" / "org-unodc.atom").is_file()
     assert not publish(store, config, NOW + timedelta(hours=2), force=True).skipped
+
+
+def test_a_copy_joining_a_story_is_published(store: Store, config: Config) -> None:
+    """Another source's copy changes the story's duplicates and tags: not a no-op."""
+    add(store, "unodc", "a", hours_ago=2)
+    publish(store, config, NOW)
+    add(store, "un-news", "copy-of-a", hours_ago=1, canonical_url="https://unodc.org/a.html",
+        url="https://news.un.org/story/a")
+    report = publish(store, config, NOW + timedelta(minutes=5))
+    assert not report.skipped and "feed.xml" in report.written
+    assert "https://news.un.org/story/a" in (config.output.dir / "feed.xml").read_text()
+    assert (config.output.dir / "tags" / "org-un-news.xml").is_file()

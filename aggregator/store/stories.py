@@ -163,6 +163,11 @@ class StoriesMixin:
                     self._write_analysis(conn, cid, analysis)
             for sid in touched:
                 self._elect_representative(conn, sid, now)
+            for chunk in chunks(sorted(touched)):
+                # a new or edited copy changes what the story shows (its copies, its
+                # pooled tags), so the story has changed: feeds and publish see it
+                conn.execute(stories.update().where(stories.c.id.in_(chunk))
+                             .values(updated_at=now))
             if source_values:
                 self.update_source(source.id, conn, **source_values)
         return IngestResult(new, updated, unchanged, assigned)
@@ -339,7 +344,9 @@ class StoriesMixin:
             source_row = conn.execute(sa.select(sa.func.count(),
                                                 sa.func.max(sources.c.updated_at))).one()
             events = conn.execute(sa.select(sa.func.count()).select_from(copy_events)).scalar()
-        return [*(str(v) for v in row), ",".join(hidden),
+            # a copy joining a story changes it even within one clock tick
+            copies_count = conn.execute(sa.select(sa.func.count()).select_from(copies)).scalar()
+        return [*(str(v) for v in row), str(copies_count), ",".join(hidden),
                 ";".join(f"{p.id}:{p.pin_order}:{p.pinned_at}" for p in pins),
                 *(str(v) for v in source_row), str(events)]
 
