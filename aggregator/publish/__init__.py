@@ -130,14 +130,16 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False
             else []
         # the fingerprint of the data, and how many files the last publish left: a file
         # deleted by hand (or by a sync gone wrong) makes the next publish write it again
-        stamp = f"{fingerprint(store, config, now)}:{len(files)}"
-        if (not force and store.get_state(FINGERPRINT_KEY) == stamp
+        data = fingerprint(store, config, now)
+        if (not force and store.get_state(FINGERPRINT_KEY) == f"{data}:{len(files)}"
                 and all(writer.path_for(name).is_file() for name in _KEY_FILES)):
             return PublishReport(written=(), unchanged=tuple(
                 str(p.relative_to(writer.root)) for p in files), stories=-1, skipped=True)
         report = _publish(store, config, now, writer)
         count = sum(1 for p in writer.root.rglob("*") if p.is_file())
-        store.set_state(FINGERPRINT_KEY, f"{fingerprint(store, config, now)}:{count}")
+        # the fingerprint from before rendering: stories ingested while this publish ran
+        # make the next one differ, so they are not taken as published
+        store.set_state(FINGERPRINT_KEY, f"{data}:{count}")
         return report
 
 
