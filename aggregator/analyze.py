@@ -38,7 +38,7 @@ class Analyzer:
 def analyze(item: Item, rules: TagRules) -> Analysis:
     found = extract_event(item.title, _html(item), published=item.published,
                           language=item.language)
-    tags: list[TagReason] = list(_as_reasons(topic_tags(item, rules)))
+    tags: list[TagReason] = list(topic_tags(item, rules))
     if found is not None and not any(t.tag in GATHERING_TOPICS for t in tags):
         tags.append(TagReason(EVENT_TOPIC, "event", found.matched, ""))
     countries = country_reasons(item)
@@ -62,17 +62,6 @@ def analyze(item: Item, rules: TagRules) -> Analysis:
 
 def _html(item: Item) -> str:
     return "\n".join(h for h in (item.summary_html, item.content_html) if h)
-
-
-def _as_reasons(found: tuple[object, ...]) -> list[TagReason]:
-    """Topic rules' results as the shared model type."""
-    out = []
-    for r in found:
-        if isinstance(r, TagReason):
-            out.append(r)
-        else:  # the tagging module's own record with the same fields
-            out.append(TagReason(r.tag, r.rule, r.matched, r.field))  # type: ignore[attr-defined]
-    return out
 
 
 def country_reasons(item: Item) -> dict[str, TagReason]:

@@ -38,9 +38,10 @@ from aggregator.normalize import canonical_url
 from aggregator.pipeline import poll
 from aggregator.store import Store
 from aggregator.tagging import compile_rules
+from aggregator.tagrules import DEFAULT_RULES
 
-TOPICS = frozenset({"migrant-smuggling", "human-trafficking", "meeting", "training",
-                    "publication", "legislation", "enforcement"})
+#: the topics the labels use: the shipped topic rules
+TOPICS = frozenset(DEFAULT_RULES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ def _labels(path: Path) -> list[dict[str, Any]]:
 def _score(store: Store, labels: list[dict[str, Any]], config: Config) -> Scores:
     aliases = config.sources.host_aliases
     copies: dict[tuple[str, str | None], str] = {}
-    for stored, _source in store.iter_copies():
+    for stored in store.iter_copies():
         key = (stored.item.source_id, canonical_url(stored.item.url, aliases))
         copies[key] = stored.story_id
     stories = {s.id: s for s in store.list_stories(include_hidden=True)}

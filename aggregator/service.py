@@ -272,7 +272,7 @@ class Service:
         if rule is not None and rule not in self.rules.names:
             raise UsageError(f"no tag rule named {rule!r} (rules: {', '.join(self.rules.names)})")
         changes = []
-        for stored, _source in self.store.iter_copies():
+        for stored in self.store.iter_copies():
             now = {t.tag for t in analyze(stored.item, self.rules).tags}
             before = {t.tag for t in stored.tags if t.rule.startswith(_RULE_KINDS)}
             if rule is not None:
@@ -288,7 +288,7 @@ class Service:
         from aggregator.analyze import analyze
 
         changed = 0
-        for stored, _source in self.store.iter_copies():
+        for stored in self.store.iter_copies():
             analysis = analyze(stored.item, self.rules)
             kept = tuple(t for t in stored.tags if not t.rule.startswith(_RULE_KINDS))
             if {t.tag for t in analysis.tags} | {t.tag for t in kept} != \

@@ -88,11 +88,6 @@ def _since(config: Config, now: datetime) -> datetime | None:
     return now - timedelta(days=days) if days else None
 
 
-def select_stories(store: Store, config: Config, now: datetime) -> list[Story]:
-    """The newest ``[output] items`` visible stories, within ``max_age_days``."""
-    return store.list_stories(limit=config.output.items, since=_since(config, now), now=now)
-
-
 #: files whose absence means the outputs must be written again, whatever the fingerprint
 _KEY_FILES = ("feed.xml", "atom.xml", "feed.json", "index.html", "featured.xml",
               "tags/index.html", "meetings.ics", "sources.opml")

@@ -551,12 +551,8 @@ class StoriesMixin:
 
     # -- analysing again ---------------------------------------------------------------
 
-    def iter_copies(self, batch: int = 500) -> Iterator[tuple[StoredCopy, Source | None]]:
+    def iter_copies(self, batch: int = 500) -> Iterator[StoredCopy]:
         """Every stored copy with its current tags, for re-running the tag rules."""
-        from aggregator.store import Store  # the source half lives there
-
-        assert isinstance(self, Store)
-        by_source = {s.id: s for s in self.list_sources()}
         last = ""
         while True:
             with self.engine.connect() as conn:
@@ -570,8 +566,7 @@ class StoriesMixin:
                     tags.setdefault(t.copy_id, []).append(
                         TagReason(t.tag, t.rule, t.matched, t.field))
             for r in rows:
-                yield (StoredCopy(r.id, r.story_id, _item(r), tuple(tags.get(r.id, ()))),
-                       by_source.get(r.source_id))
+                yield StoredCopy(r.id, r.story_id, _item(r), tuple(tags.get(r.id, ())))
             last = rows[-1].id
 
     def replace_analysis(self, cid: str, analysis: Analysis, now: datetime) -> None:
