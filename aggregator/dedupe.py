@@ -361,7 +361,8 @@ class ClusterIndex:
         self.ensure_loaded(candidate.published)
         best: Match | None = None
         words = frozenset(candidate.words)  # once per query, not once per candidate
-        for key in self.candidates(candidate):
+        # sorted: equal scores go to the same story whatever the hash seed
+        for key in sorted(self.candidates(candidate)):
             other = self._entries[key]
             found = verify(candidate, other, self.window, self.thresholds, words=words)
             if found is None:
