@@ -167,3 +167,75 @@ state = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# -- the digest (aggregator.digest) -------------------------------------------------------
+
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # normalized by email-validator (domain lower-cased); unique case-insensitively
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True),
+    # pending (awaiting confirmation), active, unsubscribed, bouncing
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    # topic filters: empty means every story
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("confirm_sent_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Column("bounce_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    # where the subscription came from: cli, import, web
+    sa.Column("origin", sa.String(16), nullable=False, server_default="cli"),
+)
+
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # the period key, e.g. 2026-W48: one digest per period, ever
+    sa.Column("period", sa.String(32), nullable=False, unique=True),
+    # building (stories frozen, deliveries being created), sending, sent
+    sa.Column("status", sa.String(16), nullable=False),
+    # the stories first seen in [window_start, window_end) belong to it
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    # what it holds, frozen when it is created so every subscriber gets the same
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("story_count", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+)
+
+digest_approvals = sa.Table(
+    "digest_approvals",
+    metadata,
+    # approval happens before the digest row exists (it is created by `send`)
+    sa.Column("period", sa.String(32), primary_key=True),
+    sa.Column("approved_at", UTCDateTime, nullable=False),
+    sa.Column("approved_by", sa.Text, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest_id", sa.Integer, sa.ForeignKey("digests.id"), nullable=False),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), nullable=False,
+              index=True),
+    # pending -> claimed (leased) -> sending (handed to the server) -> sent;
+    # or skipped (nothing for this subscriber), failed (refused), unknown (a crash
+    # while the server had the message: never resent automatically)
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message_id", sa.Text),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("digest_id", "subscriber_id", name="uq_deliveries_digest_subscriber"),
+)
