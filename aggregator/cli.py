@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = sub.add_parser("run", help="one full cycle: poll due sources, publish")
+    run = sub.add_parser("run", help="one full cycle: poll due sources, send a due digest, "
+                         "publish")
     run.add_argument("--once", action="store_true", required=True,
                      help="run one cycle and exit (the daemon is `aggregator worker`)")
     run.add_argument("--offline", action="store_true",
@@ -116,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="sources by health, stories, last publish")
     st.add_argument("--json", action="store_true")
+
+    from aggregator import cli_digest
+
+    cli_digest.add_parsers(sub, _user())
     return p
 
 
@@ -147,6 +152,13 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
             report = service.run_once(offline=args.offline, progress=progress.advance,
                                       on_claimed=progress.start)
         _print_poll(report.poll, out)
+        if report.digest is not None:
+            from aggregator.cli_digest import _send_line
+
+            print(_send_line(report.digest), file=out)
+        elif report.digest_note == "awaiting-approval":
+            print("The digest is due but waits for approval (aggregator digest approve).",
+                  file=out)
         _print_publish(report.publish, service, out)
     elif cmd == "poll":
         with _Progress(out) as progress:
@@ -177,6 +189,10 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
     elif cmd in ("hide", "unhide"):
         story = service.set_hidden(args.id, cmd == "hide")
         print(f"{story.id} is {'hidden' if story.hidden else 'visible'}", file=out)
+    elif cmd in ("digest", "subscribers"):
+        from aggregator import cli_digest
+
+        return getattr(cli_digest, cmd)(service, args, out)
     return 0
 
 

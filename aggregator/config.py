@@ -94,12 +94,20 @@ class DedupeConfig:
 
 @dataclass(frozen=True)
 class DigestConfig:
+    #: the digest's name: in its subject, heading and List-Id
+    title: str = "Migrant smuggling digest"
     weekday: str = "monday"
     time: str = "08:00"
     timezone: str = "UTC"
     sections: tuple[str, ...] = ()
     approval: bool = False
     send_empty: bool = False
+    #: stories in one digest at most (the newest); the rest are a link to the site
+    max_stories: int = 60
+    #: meetings starting within this many days are listed as upcoming
+    meetings_days: int = 90
+    #: how long a sender holds a claimed delivery before another may take it over
+    lease: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,10 @@ class SmtpConfig:
     username_env: str | None = None
     password_env: str | None = None
     rate: float = 0.0
+    timeout: float = 30.0
+    #: a 4xx answer is retried this many times, waiting retry_delay, then twice that, ...
+    retries: int = 3
+    retry_delay: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -117,12 +129,18 @@ class EmailConfig:
     transport: str = "file"
     sender: str = "Migrant smuggling news <digest@localhost>"
     outbox: Path = Path("var/outbox")
+    #: the mailto: of List-Unsubscribe (default: the from address)
+    unsubscribe_address: str | None = None
+    #: refusals (5xx at RCPT) in a row before a subscriber is marked bouncing
+    bounce_limit: int = 3
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
 
 @dataclass(frozen=True)
 class WebConfig:
     secret_env: str = "AGGREGATOR_SECRET_KEY"
+    #: the public base URL of `aggregator serve` (subscription pages); default [site] url
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +162,11 @@ class Config:
     def root(self) -> Path:
         """The folder relative paths are resolved against."""
         return self.path.parent
+
+    @property
+    def web_url(self) -> str:
+        """Where the subscription pages are: ``[web] url``, else ``[site] url``."""
+        return self.web.url or self.site.url
 
 
 # -- value parsers ----------------------------------------------------------------------
@@ -323,6 +346,37 @@ def resolve_database_url(url: str, root: Path) -> str:
     return url
 
 
+def _timezone(v: object) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(v, str):
+        raise TypeError
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError('an IANA time zone such as "Europe/Vienna"') from e
+    return v
+
+
+def _mailbox(v: object) -> str:
+    """``Name <addr@host>`` or ``addr@host``, one line, with an @ and a domain."""
+    from email.utils import parseaddr
+
+    if not isinstance(v, str) or "\r" in v or "\n" in v:
+        raise TypeError
+    _name, addr = parseaddr(v)
+    local, _, domain = addr.rpartition("@")
+    if not local or not domain or " " in addr:
+        raise ValueError
+    return v
+
+
+def _base_url(v: object) -> str:
+    """An http(s) URL, with a trailing slash so relative paths join under it."""
+    url = _http_url(v)
+    return url if url.endswith("/") else url + "/"
+
+
 def _http_url(v: object) -> str:
     if not isinstance(v, str):
         raise TypeError
@@ -451,13 +505,19 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         return v
 
     digest = DigestConfig(
+        title=t.text("title", DigestConfig.title),
         weekday=t.text("weekday", "monday", choices=WEEKDAYS),
         time=t.get("time", "08:00", clock, 'a time of day such as "08:00"'),
-        timezone=t.text("timezone", "UTC"),
+        timezone=t.get("timezone", "UTC", _timezone, 'an IANA time zone such as "Europe/Vienna"'),
         sections=t.str_list("sections", ()),
         approval=t.boolean("approval", False),
         send_empty=t.boolean("send_empty", False),
+        max_stories=t.integer("max_stories", DigestConfig.max_stories, minimum=1),
+        meetings_days=t.integer("meetings_days", DigestConfig.meetings_days, minimum=0),
+        lease=t.duration("lease", DigestConfig.lease),
     )
+    if digest.lease <= 0:
+        raise ConfigError(path, "[digest] lease", "expected a duration above zero, got 0")
     t.finish()
 
     t = top.table("email")
@@ -469,18 +529,25 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         username_env=s.text("username_env", None),
         password_env=s.text("password_env", None),
         rate=s.number("rate", 0.0),
+        timeout=s.duration("timeout", SmtpConfig.timeout),
+        retries=s.integer("retries", SmtpConfig.retries),
+        retry_delay=s.duration("retry_delay", SmtpConfig.retry_delay),
     )
     s.finish()
     email = EmailConfig(
         transport=t.text("transport", "file", choices=("file", "smtp")),
-        sender=t.text("from", EmailConfig.sender),
+        sender=t.get("from", EmailConfig.sender, _mailbox,
+                      'an address such as "News <digest@example.org>"'),
         outbox=_resolve(root, t.text("outbox", "var/outbox")),
+        unsubscribe_address=t.get("unsubscribe_address", None, _mailbox, "an email address"),
+        bounce_limit=t.integer("bounce_limit", EmailConfig.bounce_limit, minimum=1),
         smtp=smtp,
     )
     t.finish()
 
     t = top.table("web")
-    web = WebConfig(secret_env=t.text("secret_env", WebConfig.secret_env))
+    web = WebConfig(secret_env=t.text("secret_env", WebConfig.secret_env),
+                    url=t.get("url", None, _base_url, "an http:// or https:// URL"))
     t.finish()
 
     top.finish()

@@ -96,3 +96,30 @@ class TooManyRedirects(FetchError):
 
 class ParseError(SourceError):
     """Nothing usable could be recovered from the document."""
+
+
+class MailError(AggregatorError):
+    """Mail could not be handed over: the server is unreachable or refused to talk to us.
+
+    Stops a send (what was claimed is given back); exit 5.
+    """
+
+    exit_code = 5
+
+
+class MailRefused(AggregatorError):
+    """The server refused one message (``code`` and ``stage``: MAIL, RCPT or DATA)."""
+
+    def __init__(self, code: int, reply: str, stage: str) -> None:
+        self.code = code
+        self.reply = reply
+        self.stage = stage
+        super().__init__(f"{stage}: {code} {reply}".strip())
+
+    @property
+    def transient(self) -> bool:
+        return 400 <= self.code < 500
+
+
+class MailFateUnknown(AggregatorError):
+    """The connection broke while the server had the message: it may have been accepted."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class SourceStatus(StrEnum):
@@ -316,3 +317,55 @@ class PublishReport:
     stories: int = 0
     #: nothing the outputs depend on had changed: nothing was rendered
     skipped: bool = False
+
+
+# -- the digest ---------------------------------------------------------------------------
+
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bouncing")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    email: str
+    status: str  # one of SUBSCRIBER_STATUSES
+    tags: tuple[str, ...]  # topic filters; empty: every story
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    confirm_sent_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounce_count: int = 0
+    last_error: str | None = None
+    origin: str = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """One period's digest as stored: frozen content, its window, its state."""
+
+    id: int
+    period: str
+    status: str  # "open" or "sent"
+    window_start: datetime
+    window_end: datetime
+    content: dict[str, Any]
+    story_count: int
+    created_at: datetime
+    approved_at: datetime | None = None
+    approved_by: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One (digest, subscriber) delivery claimed by a sender."""
+
+    id: int
+    digest_id: int
+    subscriber_id: int
+    email: str
+    tags: tuple[str, ...]
+    subscriber_status: str
+    status: str
+    attempts: int = 0

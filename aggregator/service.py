@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.config import Config, load_config, load_sources
+from aggregator.digest import Digests, SendReport
 from aggregator.errors import AggregatorError, UsageError
 from aggregator.models import (
     PollReport,
@@ -60,6 +61,10 @@ def ensure_secret(config: Config) -> bytes:
 class RunReport:
     poll: PollReport
     publish: PublishReport
+    #: the digest sent (or tried) in this cycle; None when none was due
+    digest: SendReport | None = None
+    #: why a due digest was not sent ("awaiting-approval")
+    digest_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class Service:
         self.clock = clock
         self.rules = rules or compile_rules(config.tags, path=config.path)
         self.sync: SyncReport | None = None
+        self._digests: Digests | None = None
 
     @classmethod
     def open(cls, config_path: str | os.PathLike[str] | None = None, *,
@@ -154,7 +160,29 @@ class Service:
                  progress: Callable[[SourceOutcome], None] | None = None,
                  on_claimed: Callable[[int], None] | None = None) -> RunReport:
         polled = self.poll(offline=offline, progress=progress, on_claimed=on_claimed)
-        return RunReport(poll=polled, publish=self.publish())
+        sent, note = self.send_digest_if_due()
+        return RunReport(poll=polled, publish=self.publish(), digest=sent, digest_note=note)
+
+    # -- the digest ------------------------------------------------------------------
+
+    @property
+    def digests(self) -> Digests:
+        """Subscribers and the digest (built on first use: it reads the secret key)."""
+        if self._digests is None:
+            self._digests = Digests(self.config, self.store, ensure_secret(self.config),
+                                    clock=self.clock, topics=self.rules.names)
+        return self._digests
+
+    def send_digest_if_due(self) -> tuple[SendReport | None, str | None]:
+        """What a cycle does about the digest: send it when due (and approved)."""
+        digests = self.digests
+        if not digests.is_due():
+            return None, None
+        period = digests.current_period()
+        record = self.store.get_digest(period)
+        if self.config.digest.approval and (record is None or record.approved_at is None):
+            return None, "awaiting-approval"
+        return digests.send(period), None
 
     # -- sources ---------------------------------------------------------------------
 
@@ -316,8 +344,16 @@ class Service:
             "last_publish_at": _parse_time(self.store.get_state("last_publish_at")),
             "output_dir": self.config.output.dir,
             "database": _redacted(self.store.engine.url),
-            "next_digest": None,
+            "next_digest": self._next_digest(),
         }
+
+
+    def _next_digest(self) -> dict[str, object]:
+        st = self.digests.status()
+        return {"period": st.period, "scheduled": st.scheduled.isoformat(), "due": st.due,
+                "status": st.record.status if st.record else None,
+                "approval_needed": st.approval_needed, "deliveries": st.counts,
+                "subscribers": st.subscribers.get("active", 0)}
 
 
 def _parse_time(value: str | None) -> datetime | None:

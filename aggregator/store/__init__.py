@@ -28,6 +28,7 @@ from aggregator.models import (
     SourceKind,
     SourceStatus,
 )
+from aggregator.store.digests import DigestsMixin
 from aggregator.store.engine import create_engine, migrate
 from aggregator.store.ids import chunks, copy_id, story_id_for
 from aggregator.store.schema import copies, sources, state
@@ -87,7 +88,7 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
-class Store(StoriesMixin):
+class Store(StoriesMixin, DigestsMixin):
     """One database; open with :meth:`open` and close when done."""
 
     def __init__(self, engine: sa.Engine) -> None:

@@ -198,7 +198,7 @@ digests = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     # the period key, e.g. 2026-W48: one digest per period, ever
     sa.Column("period", sa.String(32), nullable=False, unique=True),
-    # building (stories frozen, deliveries being created), sending, sent
+    # open (frozen; deliveries being made and sent), sent (every delivery settled)
     sa.Column("status", sa.String(16), nullable=False),
     # the stories first seen in [window_start, window_end) belong to it
     sa.Column("window_start", UTCDateTime, nullable=False),
@@ -207,17 +207,12 @@ digests = sa.Table(
     sa.Column("content", sa.JSON, nullable=False),
     sa.Column("story_count", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # with [digest] approval: who approved it (approving freezes it), and when
+    sa.Column("approved_at", UTCDateTime),
+    sa.Column("approved_by", sa.Text),
     sa.Column("sent_at", UTCDateTime),
 )
 
-digest_approvals = sa.Table(
-    "digest_approvals",
-    metadata,
-    # approval happens before the digest row exists (it is created by `send`)
-    sa.Column("period", sa.String(32), primary_key=True),
-    sa.Column("approved_at", UTCDateTime, nullable=False),
-    sa.Column("approved_by", sa.Text, nullable=False),
-)
 
 deliveries = sa.Table(
     "deliveries",

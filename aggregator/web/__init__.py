@@ -2,14 +2,16 @@
 
 ``create_app(config)`` builds a fresh Flask app with the config in
 ``app.config["AGGREGATOR"]`` and one blueprint per concern; ``serve(config)`` runs it.
-Today the blueprints are ``health`` (``/healthz`` for monitors) and ``output``
+Today the blueprints are ``health`` (``/healthz`` for monitors), ``public`` (the
+subscription pages of :mod:`aggregator.web.public`: confirm, unsubscribe,
+preferences; the only ones that open the database) and ``output``
 (:mod:`aggregator.web.static`, every other GET or HEAD, answered from
 ``[output] dir``). The editor and the public subscription pages join as blueprints
 of their own; their routes take precedence over the catch-all file route because
 Werkzeug matches static path parts before converters.
 
 Every response gets the security headers below (a view may set its own first).
-This module does not touch the database, log in anyone or write any file.
+This module itself does not touch the database, log in anyone or write any file.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 from flask import Blueprint, Flask, Response, jsonify
 
 from aggregator.config import Config
+from aggregator.web.public import bp as public_bp
 from aggregator.web.static import bp as output_bp
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ def create_app(config: Config) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["AGGREGATOR"] = config
     app.register_blueprint(health_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(output_bp)  # the catch-all: register other blueprints alongside
     app.after_request(_add_security_headers)
     return app

@@ -1,4 +1,4 @@
-"""Subscribers, digests, approvals and deliveries.
+"""Subscribers, digests and deliveries.
 
 Revision ID: 0003
 Revises: 0002
@@ -48,16 +48,11 @@ def upgrade() -> None:
         sa.Column("content", sa.JSON, nullable=False),
         sa.Column("story_count", sa.Integer, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("approved_at", UTCDateTime),
+        sa.Column("approved_by", sa.Text),
         sa.Column("sent_at", UTCDateTime),
         sa.PrimaryKeyConstraint("id", name="pk_digests"),
         sa.UniqueConstraint("period", name="uq_digests_period"),
-    )
-    op.create_table(
-        "digest_approvals",
-        sa.Column("period", sa.String(32), nullable=False),
-        sa.Column("approved_at", UTCDateTime, nullable=False),
-        sa.Column("approved_by", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("period", name="pk_digest_approvals"),
     )
     op.create_table(
         "deliveries",
@@ -85,7 +80,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("deliveries")
-    op.drop_table("digest_approvals")
     op.drop_table("digests")
     op.drop_index("ix_subscribers_status", table_name="subscribers")
     op.drop_table("subscribers")

@@ -1,0 +1,115 @@
+"""The public subscription pages: confirm, unsubscribe (with RFC 8058 one-click),
+preferences. Every action is authorized by the signed token in the email's link
+(:mod:`aggregator.digest.tokens`), so these forms need no session or cookie.
+
+GET never changes anything (mail scanners open links); each page shows a button
+that POSTs. The one-click POST a mail client sends (``List-Unsubscribe=One-Click``
+in the body, the token in the URL) unsubscribes at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, request, url_for
+
+from aggregator.digest import Digests
+from aggregator.digest.tokens import BadToken
+from aggregator.errors import UsageError
+
+bp = Blueprint("public", __name__)
+_lock = threading.Lock()
+
+
+def digests() -> Digests:
+    """The app's :class:`Digests` over its own store, opened on first use."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get("aggregator.digests")
+    if found is None:
+        with _lock:
+            found = app.extensions.get("aggregator.digests")
+            if found is None:
+                from aggregator.service import ensure_secret, utcnow
+                from aggregator.store import Store
+                from aggregator.tagging import compile_rules
+
+                config = app.config["AGGREGATOR"]
+                store = Store.open(config.storage.url)
+                rules = compile_rules(config.tags, path=config.path)
+                found = Digests(config, store, ensure_secret(config), clock=utcnow,
+                                topics=rules.names)
+                app.extensions["aggregator.digests"] = found
+    return found
+
+
+def _page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    from aggregator.templating import environment
+
+    config = current_app.config["AGGREGATOR"]
+    env = environment(config.site.templates)
+    html = env.get_template(f"public/{name}.html").render(
+        site=config.site, title=config.digest.title, url_for=url_for, **context)
+    return html, status
+
+
+def _token() -> str:
+    return (request.form.get("token") or request.args.get("token") or "").strip()
+
+
+def _refused(e: UsageError) -> tuple[str, int]:
+    return _page("message", 400, heading="This link does not work", message=str(e).capitalize()
+                 + ". Links in our emails are personal; ask for a new one by subscribing again.")
+
+
+@bp.route("/confirm", methods=["GET", "POST"])
+def confirm() -> tuple[str, int]:
+    token = _token()
+    try:
+        if request.method == "GET":
+            sub = digests().subscriber_for("confirm", token)
+            return _page("confirm", email=sub.email, token=token, done=sub.status == "active")
+        sub = digests().confirm(token)
+    except BadToken as e:
+        return _refused(e)
+    return _page("message", heading="You are subscribed",
+                 message=f"{sub.email} will receive the {current_app.config['AGGREGATOR'].digest.title}.")
+
+
+@bp.route("/unsubscribe", methods=["GET", "POST"])
+def unsubscribe() -> tuple[str, int]:
+    token = _token()
+    try:
+        if request.method == "GET":
+            sub = digests().subscriber_for("unsubscribe", token)
+            return _page("unsubscribe", email=sub.email, token=token,
+                         done=sub.status == "unsubscribed")
+        sub = digests().unsubscribe(token)
+    except BadToken as e:
+        return _refused(e)
+    return _page("message", heading="You are unsubscribed",
+                 message=f"{sub.email} will receive no more digests.")
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+def preferences() -> tuple[str, int]:
+    from aggregator.publish import tag_label
+
+    d = digests()
+    token = _token()
+    try:
+        sub = d.subscriber_for("preferences", token)
+        if request.method == "POST":
+            chosen = [t for t in request.form.getlist("topic") if t in d.sections]
+            sub = d.set_topics(token, chosen)
+            saved = True
+        else:
+            saved = False
+    except BadToken as e:
+        return _refused(e)
+    except UsageError as e:
+        return _page("message", 400, heading="Not saved", message=str(e))
+    topics = [(t, tag_label(t), t in sub.tags) for t in d.sections]
+    unsubscribe_link = d.link("unsubscribe", sub)
+    return _page("preferences", email=sub.email, token=token, topics=topics, saved=saved,
+                 unsubscribe_url=unsubscribe_link)
