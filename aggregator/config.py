@@ -118,6 +118,8 @@ class SmtpConfig:
     username_env: str | None = None
     password_env: str | None = None
     rate: float = 0.0
+    #: connections used at once by one `digest send` (each sends its own share)
+    connections: int = 2
     timeout: float = 30.0
     #: a 4xx answer is retried this many times, waiting retry_delay, then twice that, ...
     retries: int = 3
@@ -358,6 +360,13 @@ def _timezone(v: object) -> str:
     return v
 
 
+def _one_line(v: object) -> str:
+    """Text that may go into a mail header: one line, no control characters."""
+    if not isinstance(v, str) or not v.strip() or any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise TypeError
+    return v
+
+
 def _mailbox(v: object) -> str:
     """``Name <addr@host>`` or ``addr@host``, one line, with an @ and a domain."""
     from email.utils import parseaddr
@@ -505,7 +514,7 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         return v
 
     digest = DigestConfig(
-        title=t.text("title", DigestConfig.title),
+        title=t.get("title", DigestConfig.title, _one_line, "one line of text"),
         weekday=t.text("weekday", "monday", choices=WEEKDAYS),
         time=t.get("time", "08:00", clock, 'a time of day such as "08:00"'),
         timezone=t.get("timezone", "UTC", _timezone, 'an IANA time zone such as "Europe/Vienna"'),
@@ -529,6 +538,7 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         username_env=s.text("username_env", None),
         password_env=s.text("password_env", None),
         rate=s.number("rate", 0.0),
+        connections=s.integer("connections", SmtpConfig.connections, minimum=1),
         timeout=s.duration("timeout", SmtpConfig.timeout),
         retries=s.integer("retries", SmtpConfig.retries),
         retry_delay=s.duration("retry_delay", SmtpConfig.retry_delay),

@@ -16,7 +16,6 @@ from aggregator.store import Store
 from tests.conftest import NOW
 from tests.test_store import item, src
 
-
 # -- periods and the schedule ---------------------------------------------------------
 
 

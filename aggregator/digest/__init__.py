@@ -171,13 +171,12 @@ class Digests:
             self.config, recipient=sub.email, confirm_url=self.link("confirm", sub),
             topics=[tag_label(t) for t in sub.tags], days=tokens.CONFIRM_MAX_AGE // 86400)
         msg_id = render.message_id(self.config, "confirm", sub.id, int(now.timestamp()))
-        msg = render.compose(self.config, rendered, to=sub.email, now=now, msg_id=msg_id)
+        data = render.compose(self.config, rendered, to=sub.email, now=now, msg_id=msg_id)
         own = transport is None
         transport = transport or transport_for(self.config)
         try:
             transport.open()
-            transport.send(_addr(self.config.email.sender), sub.email, render.as_bytes(msg),
-                           msg_id)
+            transport.send(_addr(self.config.email.sender), sub.email, data, msg_id)
         except MailRefused as e:
             raise MailError(f"the confirmation to {sub.email} was refused: {e}") from e
         finally:
@@ -361,9 +360,22 @@ class Digests:
                               counts=self.store.delivery_counts(record.id))
         if created or record.status != "sent":
             self.write_public_copy(record)
-        sender = _Sender(self, record, owner or default_owner(),
-                         transport or transport_for(self.config))
-        return sender.run(resend_unknown=resend_unknown, created=created)
+        owner = owner or default_owner()
+        if resend_unknown:
+            self.store.requeue_unknown(record.id, self.clock())
+        connections = self.config.email.smtp.connections
+        if transport is not None or self.config.email.transport != "smtp" or connections == 1:
+            sender = _Sender(self, record, owner, transport or transport_for(self.config))
+            return sender.run(created=created)
+        # several connections at once: each a sender of its own, coordinated by the same
+        # claims that keep separate processes apart
+        from concurrent.futures import ThreadPoolExecutor
+
+        senders = [_Sender(self, record, f"{owner}/{i}", transport_for(self.config),
+                           share=1 / connections) for i in range(connections)]
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            reports = list(pool.map(lambda s: s.run(created=created), senders))
+        return _combine(reports, self.store.delivery_counts(record.id))
 
     def send_test(self, address: str, period: str | None = None, *,
                   tags: Sequence[str] = ()) -> str:
@@ -381,16 +393,28 @@ class Digests:
         rendered = replace(rendered, subject="[Test] " + rendered.subject)
         now = self.clock()
         msg_id = render.message_id(self.config, "test", period, uuid.uuid4().hex[:12])
-        msg = render.compose(self.config, rendered, to=to, now=now, msg_id=msg_id)
+        data = render.compose(self.config, rendered, to=to, now=now, msg_id=msg_id)
         transport = transport_for(self.config)
         try:
             transport.open()
-            transport.send(_addr(self.config.email.sender), to, render.as_bytes(msg), msg_id)
+            transport.send(_addr(self.config.email.sender), to, data, msg_id)
         except MailRefused as e:
             raise MailError(f"the test copy to {to} was refused: {e}") from e
         finally:
             transport.close()
         return msg_id
+
+
+def _combine(reports: list[SendReport], counts: dict[str, int]) -> SendReport:
+    from aggregator.store.digests import SETTLED
+
+    first = reports[0]
+    done = all(status in SETTLED for status in counts)
+    return SendReport(
+        first.period, "sent" if done else "partial",
+        sent=sum(r.sent for r in reports), skipped=sum(r.skipped for r in reports),
+        failed=sum(r.failed for r in reports), unknown=sum(r.unknown for r in reports),
+        retry_later=sum(r.retry_later for r in reports), created=first.created, counts=counts)
 
 
 def _in_order(stories: list[Story], ids: Sequence[str]) -> list[Story]:
@@ -408,7 +432,7 @@ class _Sender:
     """One run of sending one digest: claim a batch, send each, mark each."""
 
     def __init__(self, digests: Digests, record: DigestRecord, owner: str,
-                 transport: Transport) -> None:
+                 transport: Transport, *, share: float = 1.0) -> None:
         self.d = digests
         self.config = digests.config
         self.store = digests.store
@@ -416,29 +440,33 @@ class _Sender:
         self.owner = owner
         self.transport = transport
         self.lease = timedelta(seconds=self.config.digest.lease)
-        self.rendered: dict[tuple[str, ...], tuple[build.DigestView, render.Rendered]] = {}
+        self.rendered: dict[tuple[str, ...],
+                            tuple[build.DigestView, render.Rendered, render.Composer]] = {}
         self.sender_addr = _addr(self.config.email.sender)
         self.opened = False
         self.tally = {"sent": 0, "skipped": 0, "failed": 0, "unknown": 0, "retry": 0}
         self.last_send = 0.0
+        #: this sender's part of [email.smtp] rate (several send at once)
+        self.share = share
         #: deliveries given back after a temporary refusal: not again in this run
         self.deferred: set[int] = set()
 
-    def _view(self, tags: tuple[str, ...]) -> tuple[build.DigestView, render.Rendered]:
+    def _view(self, tags: tuple[str, ...]
+              ) -> tuple[build.DigestView, render.Rendered, render.Composer]:
+        """Rendered once per distinct set of topic filters, then only personalized."""
         key = tuple(sorted(tags))
         hit = self.rendered.get(key)
         if hit is None:
             view = build.view_for(self.record.content, key)
-            hit = (view, render.render_digest(self.config, view))
+            rendered = render.render_digest(self.config, view)
+            hit = (view, rendered, render.Composer(self.config, rendered.subject))
             self.rendered[key] = hit
         return hit
 
-    def run(self, *, resend_unknown: bool, created: bool) -> SendReport:
+    def run(self, *, created: bool) -> SendReport:
         store, rid = self.store, self.record.id
         now = self.d.clock()
         store.settle_expired(rid, now)
-        if resend_unknown:
-            store.requeue_unknown(rid, now)
         store.create_deliveries(rid, now)
         try:
             while True:
@@ -473,7 +501,7 @@ class _Sender:
             self._mark(d, "skipped", error=f"subscriber is {d.subscriber_status}")
             self.tally["skipped"] += 1
             return
-        view, rendered = self._view(d.tags)
+        view, rendered, composer = self._view(d.tags)
         if view.empty and not self.config.digest.send_empty:
             self._mark(d, "skipped", error="nothing new on this subscriber's topics")
             self.tally["skipped"] += 1
@@ -485,9 +513,9 @@ class _Sender:
         mine = render.personalize(rendered, recipient=d.email, unsubscribe_url=unsubscribe_url,
                                   preferences_url=prefs_url)
         msg_id = render.message_id(self.config, "digest", self.record.period, d.id)
-        msg = render.compose(self.config, mine, to=d.email, now=self.d.clock(), msg_id=msg_id,
-                             unsubscribe_url=unsubscribe_url, unsubscribe_token=sub_token)
-        data = render.as_bytes(msg)
+        data = composer.message(html=mine.html, text=mine.text, to=d.email, now=self.d.clock(),
+                                msg_id=msg_id, unsubscribe_url=unsubscribe_url,
+                                unsubscribe_token=sub_token)
         self._pace()
         retries, delay = self.config.email.smtp.retries, self.config.email.smtp.retry_delay
         for attempt in range(retries + 1):
@@ -536,7 +564,7 @@ class _Sender:
             self.store.mark_delivery(d.id, self.owner, "sent", self.d.clock())
 
     def _pace(self) -> None:
-        rate = self.config.email.smtp.rate
+        rate = self.config.email.smtp.rate * self.share
         if rate <= 0:
             return
         wait = self.last_send + 1.0 / rate - time.monotonic()

@@ -6,17 +6,18 @@ has its CSS inlined (mail clients drop ``<style>``); the text part says the same
 
 Messages are built with :mod:`email` under the SMTP policy: CRLF line ends,
 headers folded and RFC 2047-encoded where they are not ASCII, bodies in
-quoted-printable, so no raw 8-bit byte is ever sent. Header values are checked
-for CR/LF by the policy itself; nothing taken from a feed goes into a header.
+quoted-printable, so no raw 8-bit byte is ever sent (:class:`Composer`). Header
+values are checked for CR/LF; nothing taken from a feed goes into a header.
 """
 
 from __future__ import annotations
 
+import binascii
 import email.policy
 import email.utils
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -32,12 +33,8 @@ RECIPIENT = "__RECIPIENT__"
 UNSUBSCRIBE_URL = "__UNSUBSCRIBE_URL__"
 PREFERENCES_URL = "__PREFERENCES_URL__"
 
-#: building: bodies in quoted-printable lines of at most 76 characters (RFC 2045)
+#: headers are folded at 78 and RFC 2047-encoded where they are not ASCII
 POLICY = email.policy.SMTP
-#: writing: a header is folded at spaces only; one that has none where it would need
-#: them (a long List-Unsubscribe URL) stays on one line (RFC 5322 allows 998) instead
-#: of being turned into encoded words, which would break it
-WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,30 +123,86 @@ def message_id(config: Config, *parts: object) -> str:
     return "<" + ".".join(str(p) for p in parts) + f"@{sender_domain(config)}>"
 
 
-def compose(config: Config, rendered: Rendered, *, to: str, now: datetime,
-            msg_id: str, unsubscribe_url: str | None = None,
-            unsubscribe_token: str | None = None) -> EmailMessage:
-    """A multipart/alternative message: text/plain first, then HTML."""
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = config.email.sender
-    msg["To"] = to
-    msg["Subject"] = rendered.subject
-    msg["Date"] = email.utils.format_datetime(now)
-    msg["Message-ID"] = msg_id
-    if unsubscribe_url is not None:
-        msg["List-Id"] = list_id(config)
+class Composer:
+    """Builds the wire bytes of many messages that share a subject and a body.
+
+    The headers that are the same for every message are folded once (with the
+    email package's SMTP policy: RFC 2047 where not ASCII); per message only the
+    recipient's headers are added (List-Unsubscribe on one line, never turned into
+    encoded words, which would break its URLs) and the two parts encoded, with the C
+    quoted-printable encoder of :mod:`binascii`. The result is what
+    ``EmailMessage.as_bytes`` would give, in a fraction of the time, which is
+    what a digest to ten thousand people needs. Values taken per message must be
+    one ASCII line (checked); nothing from a feed ever goes into a header.
+    """
+
+    def __init__(self, config: Config, subject: str) -> None:
+        self.config = config
+        self.head = (_fold("From", config.email.sender) + _fold("Subject", subject)).encode("ascii")
+        self.list_id = _fold("List-Id", list_id(config)).encode("ascii")
         mailto = config.email.unsubscribe_address or config.email.sender
-        _name, addr = email.utils.parseaddr(mailto)
-        subject = quote(f"unsubscribe {unsubscribe_token or ''}".strip())
-        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <mailto:{addr}?subject={subject}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg
+        self.mailto = email.utils.parseaddr(mailto)[1]
+
+    def message(self, *, html: str, text: str, to: str, now: datetime, msg_id: str,
+                unsubscribe_url: str | None = None, unsubscribe_token: str | None = None
+                ) -> bytes:
+        """One multipart/alternative message: text/plain first, then HTML."""
+        text_part = _qp(text)
+        html_part = _qp(html)
+        boundary = _boundary(text_part, html_part)
+        lines = [self.head, _line("To", to), _line("Date", email.utils.format_datetime(now)),
+                 _line("Message-ID", msg_id)]
+        if unsubscribe_url is not None:
+            subject = quote(f"unsubscribe {unsubscribe_token or ''}".strip())
+            lines += [self.list_id,
+                      _line("List-Unsubscribe",
+                            f"<{unsubscribe_url}>, <mailto:{self.mailto}?subject={subject}>"),
+                      b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"]
+        b = boundary.encode("ascii")
+        lines += [b"MIME-Version: 1.0\r\n",
+                  b'Content-Type: multipart/alternative; boundary="' + b + b'"\r\n', b"\r\n",
+                  b"--" + b + b"\r\n", _PART_HEAD % b"plain", text_part, b"\r\n",
+                  b"--" + b + b"\r\n", _PART_HEAD % b"html", html_part, b"\r\n",
+                  b"--" + b + b"--\r\n"]
+        return b"".join(lines)
 
 
-def as_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=WIRE_POLICY)
+_PART_HEAD = (b'Content-Type: text/%s; charset="utf-8"\r\n'
+              b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+
+
+def _fold(name: str, value: str) -> str:
+    return POLICY.fold(name, POLICY.header_store_parse(name, value)[1])
+
+
+def _line(name: str, value: str) -> bytes:
+    """A header whose value must be one line of ASCII (an address, a date, a URL)."""
+    if not value.isascii() or any(c in value for c in "\r\n\0") or len(value) > 900:
+        raise ValueError(f"{name}: not one line of ASCII: {value[:80]!r}")
+    return f"{name}: {value}\r\n".encode("ascii")
+
+
+def _qp(body: str) -> bytes:
+    """UTF-8, quoted-printable (lines of at most 76), CRLF line ends, ending in a newline."""
+    data = body.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+
+
+def _boundary(*parts: bytes) -> str:
+    while True:
+        boundary = "=_" + uuid.uuid4().hex
+        if not any(boundary.encode("ascii") in p for p in parts):
+            return boundary
+
+
+def compose(config: Config, rendered: Rendered, *, to: str, now: datetime, msg_id: str,
+            unsubscribe_url: str | None = None, unsubscribe_token: str | None = None) -> bytes:
+    """One message's bytes (a :class:`Composer` for a single message)."""
+    return Composer(config, rendered.subject).message(
+        html=rendered.html, text=rendered.text, to=to, now=now, msg_id=msg_id,
+        unsubscribe_url=unsubscribe_url, unsubscribe_token=unsubscribe_token)
 
 
 def render_confirmation(config: Config, *, recipient: str, confirm_url: str,

@@ -78,12 +78,12 @@ def read_csv(data: bytes, *, name: str = "CSV") -> tuple[list[CsvRow], list[CsvP
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise UsageError(f"{name}: not UTF-8 text (byte {e.start})") from e
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # the header says which separator the file uses (spreadsheets in many locales
+    # write semicolons); a one-column file has none
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count) if any(
+        d in first for d in ",;\t") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -39,6 +39,22 @@ from aggregator.store.schema import (
 SETTLED = ("sent", "skipped", "failed", "unknown")
 
 
+def _hot_mark(status: str, allowed: tuple[str, ...], **values: Any) -> sa.Update:
+    return (deliveries.update()
+            .where(deliveries.c.id == sa.bindparam("b_id"),
+                   deliveries.c.lease_owner == sa.bindparam("b_owner"),
+                   deliveries.c.status.in_(allowed))
+            .values(status=status, updated_at=sa.bindparam("b_now"), **values))
+
+
+_HOT_MARKS = {
+    "sending": _hot_mark("sending", ("claimed", "sending"), lease_until=sa.bindparam("b_until"),
+                         message_id=sa.bindparam("b_msgid")),
+    "sent": _hot_mark("sent", ("sending", "unknown"), sent_at=sa.bindparam("b_now"),
+                      lease_until=None, error=None),
+}
+
+
 def _subscriber(r: Any) -> Subscriber:
     return Subscriber(
         id=r.id, email=r.email, status=r.status, tags=tuple(r.tags or ()),
@@ -176,11 +192,12 @@ class DigestsMixin:
     # -- what a digest holds ---------------------------------------------------------
 
     def story_ids_first_seen(self, lo: datetime, hi: datetime) -> list[str]:
-        """Visible stories first seen in ``[lo, hi)``, newest first."""
+        """Visible stories first seen in ``[lo, hi)``, newest (by their date) first."""
         q = (sa.select(stories.c.id)
              .where(stories.c.first_seen_at >= lo, stories.c.first_seen_at < hi,
                     stories.c.hidden.is_(False), stories.c.merged_into.is_(None))
-             .order_by(stories.c.first_seen_at.desc(), stories.c.id))
+             .order_by(stories.c.published_at.desc(), stories.c.first_seen_at.desc(),
+                       stories.c.id))
         with self.engine.connect() as conn:
             return list(conn.execute(q).scalars())
 
@@ -331,6 +348,12 @@ class DigestsMixin:
         server was answering: the answer is the truth). ``pending`` releases a
         claim for a later try.
         """
+        if status in _HOT_MARKS:  # twice per message: statements built once
+            params = {"b_id": delivery_id, "b_owner": owner, "b_now": now,
+                      "b_until": now + (lease or timedelta(minutes=5)), "b_msgid": message_id}
+            with self._write() as conn:
+                res = conn.execute(_HOT_MARKS[status], params)
+                return res.rowcount == 1
         values: dict[str, Any] = {"status": status, "updated_at": now}
         allowed: tuple[str, ...]
         if status == "sending":
