@@ -2,7 +2,10 @@
 
 The jar comes from the npm package ``vnu-jar``::
 
-    npm install --no-save --no-package-lock vnu-jar
+    npm install --no-save --no-package-lock vnu-jar@26.9.16
+
+(pinned: from 26.9.27 on the package downloads the jar in an install script instead
+of shipping it, which needs the network and install scripts allowed)
 
 and is looked for at ``$VNU_JAR``, else ``node_modules/vnu-jar/build/dist/vnu.jar``
 under the repository root. Java 11+ runs it (``$JAVA_HOME/bin/java``, else ``java`` on
@@ -29,7 +32,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NPM_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
-INSTALL_HINT = "npm install --no-save --no-package-lock vnu-jar (or set $VNU_JAR)"
+INSTALL_HINT = "npm install --no-save --no-package-lock vnu-jar@26.9.16 (or set $VNU_JAR)"
 #: a deep thread stack (the schema is recursive) and a quick-starting JIT: ~2 s instead of ~4
 JVM_OPTIONS = ("-Xss16m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
