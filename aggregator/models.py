@@ -259,6 +259,8 @@ class Story:
     enclosures: tuple[Enclosure, ...] = ()
     author: str | None = None
     pin: Pin | None = None
+    #: bumped by the store whenever the story's copies, tags, date or visibility change
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from aggregator.gazetteer import region_of
 from aggregator.models import Analysis, Event, Item, SourceDef, TagReason
 from aggregator.publish import publish
 from aggregator.store import Store, copy_id, story_id_for
-from aggregator.store.schema import copies, copy_events, copy_tags, stories
+from aggregator.store.schema import copies, copy_events, copy_tags, stories, story_tags
 from aggregator.store.stories import _copy_values
 from aggregator.tagrules import DEFAULT_RULES
 
@@ -121,8 +121,9 @@ def build(path: Path, n: int, seed: int) -> None:
     store = Store.open(f"sqlite:///{tmp}")
     store.sync_sources(world.sources, NOW - timedelta(seconds=SPAN + 86400))
     ids = [s.id for s in world.sources]
+    source_tags = {s.id: s.tags for s in world.sources}
     rows: dict[sa.Table, list[dict[str, Any]]] = {stories: [], copies: [], copy_tags: [],
-                                                  copy_events: []}
+                                                  copy_events: [], story_tags: []}
     for i in range(n):
         published = NOW - timedelta(seconds=rng.randrange(SPAN))
         first = rng.randrange(40)
@@ -130,6 +131,7 @@ def build(path: Path, n: int, seed: int) -> None:
         sources = [ids[first], *(ids[(first + 1 + k) % 40]
                                  for k in rng.sample(range(39), extra))]
         sid = title = ""
+        pooled: set[str] = set()
         for k, source in enumerate(sources):
             when = published + timedelta(hours=rng.uniform(0, 48)) if k else published
             item = world.item(source, f"g{i}-{k}", when, title if k else None)
@@ -146,13 +148,17 @@ def build(path: Path, n: int, seed: int) -> None:
                                  "source_id": source, "guid": item.guid, "first_seen_at": seen,
                                  "changed_at": seen, "signature": None, "features": None})
             event = world.event(when) if rng.random() < 0.01 else None
+            tags = world.tags(event is not None)
             rows[copy_tags].extend({"copy_id": cid, "tag": t.tag, "rule": t.rule,
-                                    "matched": t.matched, "field": t.field}
-                                   for t in world.tags(event is not None))
+                                    "matched": t.matched, "field": t.field} for t in tags)
+            pooled.update(t.tag for t in tags)
+            pooled.update(source_tags[source])
             if event:
                 rows[copy_events].append({"copy_id": cid, "start": event.start,
                                           "end": event.end, "location": event.location,
                                           "country": event.country, "matched": "Meeting"})
+        rows[story_tags].extend({"story_id": sid, "tag": t, "published_at": published,
+                                 "hidden": False} for t in sorted(pooled))
         if (i + 1) % BATCH == 0 or i == n - 1:
             with store.engine.begin() as conn:
                 for table, batch in rows.items():

@@ -8,12 +8,20 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 
 from aggregator.errors import NotFoundError
-from aggregator.models import Item, SourceDef, SourceKind, SourceStatus
+from aggregator.models import (
+    Analysis,
+    Item,
+    SourceDef,
+    SourceKind,
+    SourceStatus,
+    TagReason,
+)
 from aggregator.store import Store, copy_id, story_id_for
-from aggregator.store.schema import metadata
+from aggregator.store.schema import metadata, story_tags
 from tests.conftest import NOW
 
 
@@ -251,3 +259,125 @@ def test_upgrading_an_old_database_keeps_its_stories(db_url: str) -> None:
     assert (story.id, story.title, story.tags) == ("s1", "Old story", ("org:a",))
     assert story.event is None
     upgraded.close()
+
+
+# -- story_tags: the pooled tags, kept by every change --------------------------------
+
+
+def _tagged(*tags: str) -> Analysis:
+    return Analysis(tags=tuple(TagReason(t, f"tags.{t}") for t in tags))
+
+
+def _story_tag_rows(store: Store) -> set[tuple[object, ...]]:
+    with store.engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(sa.select(
+            story_tags.c.story_id, story_tags.c.tag, story_tags.c.published_at,
+            story_tags.c.hidden))}
+
+
+def _pooled_from_copies(store: Store) -> set[tuple[object, ...]]:
+    """What story_tags should hold, computed the slow way from the stored copies."""
+    rows = set()
+    for s in store.list_stories(include_hidden=True):
+        for r in store.story_reasons(s.id):
+            rows.add((s.id, r.tag, s.published, s.hidden))
+    return rows
+
+
+def _edited_store(store: Store) -> None:
+    """Every kind of change a story's tags, date or visibility go through."""
+    store.sync_sources([src("a", tags=("org:a", "shared")), src("b", tags=("org:b",)),
+                        src("c", priority=5)], NOW)
+    a, b, c = (store.get_source(x) for x in "abc")
+    store.ingest(a, [item("a", str(n)) for n in range(6)], NOW,
+                 analyses={"0": _tagged("topic-x", "shared"), "1": _tagged("topic-y"),
+                           "2": _tagged("topic-x", "country:eg"), "3": _tagged("topic-z")})
+    later = NOW + timedelta(minutes=10)
+    # another source's copy joins story 0 (same page) and, with a higher priority and an
+    # earlier date, becomes its representative: the story's date changes
+    store.ingest(c, [item("c", "c0", canonical_url="https://news.example.org/0",
+                          published=NOW - timedelta(days=2))], later,
+                 analyses={"c0": _tagged("topic-w")})
+    store.ingest(b, [item("b", "b1", canonical_url="https://news.example.org/1"),
+                     item("b", "b9")], later, analyses={"b9": _tagged("topic-x")})
+    ids = {s.title: s.id for s in store.list_stories()}
+    store.merge_stories(ids["Story 2"], ids["Story 3"], later)
+    store.split_copy(copy_id("b", "b1"), later)
+    store.set_hidden(ids["Story 4"], True, later)
+    store.replace_analysis(copy_id("a", "5"), _tagged("topic-late"), later)
+    store.sync_sources([src("a", tags=("org:a2",)), src("b", tags=("org:b", "shared")),
+                        src("c", priority=5)], later)
+
+
+def test_story_tags_follow_every_change(store: Store) -> None:
+    _edited_store(store)
+    rows = _story_tag_rows(store)
+    assert rows == _pooled_from_copies(store)
+    merged = {s for s, *_ in rows} - {s.id for s in store.list_stories(include_hidden=True)}
+    assert not merged  # a merged story has no rows
+    hidden = [s for s in store.list_stories(include_hidden=True) if s.hidden]
+    assert hidden and all(r[3] for r in rows if r[0] == hidden[0].id)
+    assert ("org:a" not in store.tag_counts()) and store.tag_counts()["org:a2"] == 4
+
+
+def test_the_0004_backfill_gives_the_rows_the_store_keeps(db_url: str) -> None:
+    from alembic import command
+
+    store = Store.open(db_url)
+    _edited_store(store)
+    kept = _story_tag_rows(store)
+    cfg = _alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+        assert not sa.inspect(conn).has_table("story_tags")
+        command.upgrade(cfg, "0004")
+    assert _story_tag_rows(store) == kept
+    store.close()
+
+
+def test_a_tag_is_matched_whole_not_as_a_pattern(store: Store) -> None:
+    store.sync_sources([src("a", tags=("org:a_b",)), src("b", tags=("org:axb", "café"))], NOW)
+    store.ingest(store.get_source("a"), [item("a", "1")], NOW)
+    store.ingest(store.get_source("b"), [item("b", "2")], NOW,
+                 analyses={"2": _tagged("org:a_b")})
+    assert {s.source for s in store.list_stories(tag="org:a_b")} == {"a", "b"}
+    assert [s.source for s in store.list_stories(tag="org:axb")] == ["b"]
+    assert [s.source for s in store.list_stories(tag="café")] == ["b"]
+
+
+def test_tag_counts_count_each_story_once(store: Store) -> None:
+    """A tag that comes from a rule on one story and from the source on another."""
+    store.sync_sources([src("a", tags=("shared",)), src("b")], NOW)
+    store.ingest(store.get_source("a"), [item("a", "1"), item("a", "2")], NOW,
+                 analyses={"1": _tagged("shared")})
+    store.ingest(store.get_source("b"), [item("b", "3")], NOW,
+                 analyses={"3": _tagged("shared")})
+    assert store.tag_counts()["shared"] == len(store.list_stories(tag="shared")) == 3
+
+
+def _alembic_config() -> AlembicConfig:
+    from pathlib import Path
+
+    import aggregator.store as store_pkg
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(store_pkg.__file__).parent / "migrations"))
+    return cfg
+
+
+def test_revision_moves_with_every_change_even_within_one_tick(store: Store) -> None:
+    store.sync_sources([src("a"), src("b")], NOW)
+    store.ingest(store.get_source("a"), [item("a", "1"), item("a", "2")], NOW)
+    one, two = sorted(store.list_stories(), key=lambda s: s.title)
+    assert (one.revision, two.revision) == (1, 1)
+    state = store.publish_state(NOW)
+    store.replace_analysis(copy_id("a", "1"), _tagged("x"), NOW)  # same clock: same updated
+    assert store.get_story(one.id).revision == 2 and store.publish_state(NOW) != state
+    store.ingest(store.get_source("b"), [item("b", "3", canonical_url=one.url)], NOW)
+    assert store.get_story(one.id).revision == 3
+    store.merge_stories(one.id, two.id, NOW)
+    assert store.get_story(one.id).revision == 4
+    store.set_hidden(one.id, True, NOW)
+    store.pin(one.id, NOW)  # featuring is not a change of the story
+    assert store.get_story(one.id).revision == 5

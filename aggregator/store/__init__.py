@@ -155,6 +155,10 @@ class Store(StoriesMixin, DigestsMixin):
                                  .values(**changes, updated_at=now))
                     if d.id not in enabled:
                         updated.append(d.id)
+                if "tags" in changes:  # every story with a copy from it carries them
+                    self._stories_changed(conn, conn.execute(
+                        sa.select(copies.c.story_id).where(copies.c.source_id == d.id)
+                        .distinct()).scalars().all())
             wanted = {d.id for d in defs}
             for row in rows.values():
                 if row.id not in wanted and row.origin != "db" and row.enabled:

@@ -9,6 +9,7 @@ compares the migrated database with this metadata so the two cannot drift.
 - ``copies``: one row per (source, guid): an entry as one source published it.
 - ``copy_tags``: each copy's tags with why (rule, matched text, field).
 - ``copy_events``: the meeting a copy announces, if any.
+- ``story_tags``: each story's pooled tags (derived; kept by the store).
 - ``state``: small key/value facts (last publish, ...).
 """
 
@@ -106,6 +107,9 @@ stories = sa.Table(
     sa.Column("pin_by", sa.Text),
     # an editor merged this story into another; its id then leads there
     sa.Column("merged_into", sa.String(16)),
+    # bumped by every change to the story's copies, tags, date or visibility, whatever
+    # the clock says: what publishing compares to reuse a story's rendered entries
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
 )
 
 copies = sa.Table(
@@ -159,6 +163,22 @@ copy_events = sa.Table(
     sa.Column("location", sa.Text),
     sa.Column("country", sa.String(2)),
     sa.Column("matched", sa.Text, nullable=False, server_default=""),
+)
+
+# Derived from the tables above, kept by the store whenever a story's tags, date,
+# visibility or copies change: the tags a story carries (every copy's tags and every
+# copy's source tags, pooled), so a tag's newest stories are one index range scan.
+story_tags = sa.Table(
+    "story_tags",
+    metadata,
+    sa.Column("story_id", sa.String(16), sa.ForeignKey("stories.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("tag", sa.String(96), primary_key=True),
+    # the story's published_at and hidden, copied: what a tag feed filters and sorts on
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    # story_id last: a tag's newest story ids are read from the index alone
+    sa.Index("ix_story_tags_tag", "tag", "hidden", "published_at", "story_id"),
 )
 
 state = sa.Table(

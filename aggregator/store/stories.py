@@ -8,7 +8,7 @@ link and date. Tags and events are kept per copy, with why, and pooled per story
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,7 +29,14 @@ from aggregator.models import (
     TagReason,
 )
 from aggregator.store.ids import chunks, copy_id, story_id_for
-from aggregator.store.schema import copies, copy_events, copy_tags, sources, stories
+from aggregator.store.schema import (
+    copies,
+    copy_events,
+    copy_tags,
+    sources,
+    stories,
+    story_tags,
+)
 
 #: content this short says too little for "the same content" to mean the same story
 _MIN_HASH_JOIN_TEXT = 200
@@ -168,6 +175,7 @@ class StoriesMixin:
                 # pooled tags), so the story has changed: feeds and publish see it
                 conn.execute(stories.update().where(stories.c.id.in_(chunk))
                              .values(updated_at=now))
+            self._stories_changed(conn, touched)
             if source_values:
                 self.update_source(source.id, conn, **source_values)
         return IngestResult(new, updated, unchanged, assigned)
@@ -231,6 +239,27 @@ class StoriesMixin:
             conn.execute(stories.update().where(stories.c.id == story_id).values(
                 representative_copy_id=best.id, published_at=published, updated_at=now))
 
+    def _stories_changed(self, conn: sa.Connection, story_ids: Iterable[str]) -> None:
+        """Bump these stories' revision and rewrite their ``story_tags`` from what is stored.
+
+        Called in the same transaction by everything that changes a story's copies,
+        tags, date or visibility, or a source's tags. A merged story has no tags.
+        """
+        for chunk in chunks(sorted(set(story_ids))):
+            conn.execute(stories.update().where(stories.c.id.in_(chunk))
+                         .values(revision=stories.c.revision + 1))
+            conn.execute(story_tags.delete().where(story_tags.c.story_id.in_(chunk)))
+            tags = self._tags_from_copies(conn, chunk)
+            rows = [{"story_id": r.id, "tag": tag, "published_at": r.published_at,
+                     "hidden": r.hidden}
+                    for r in conn.execute(sa.select(stories.c.id, stories.c.published_at,
+                                                    stories.c.hidden)
+                                          .where(stories.c.id.in_(chunk),
+                                                 stories.c.merged_into.is_(None)))
+                    for tag in sorted(tags.get(r.id, ()))]
+            if rows:
+                conn.execute(story_tags.insert(), rows)
+
     # -- near-duplicate search ---------------------------------------------------------
 
     def dedupe_entries(self, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
@@ -271,7 +300,7 @@ class StoriesMixin:
                        stories.c.first_seen_at.label("story_seen"),
                        stories.c.updated_at.label("story_updated"), stories.c.hidden,
                        stories.c.pinned_at, stories.c.pin_order, stories.c.pin_until,
-                       stories.c.pin_note, stories.c.pin_by,
+                       stories.c.pin_note, stories.c.pin_by, stories.c.revision,
                        rep.c.id.label("rep_id"), rep.c.source_id, rep.c.title, rep.c.url,
                        rep.c.summary_html, rep.c.content_html, rep.c.categories,
                        rep.c.enclosures, rep.c.author,
@@ -288,8 +317,16 @@ class StoriesMixin:
             q = q.where(stories.c.published_at >= since)
         if ids is not None:
             q = q.where(stories.c.id.in_(list(ids)))
-        if tag is not None:
-            q = q.where(stories.c.id.in_(self._stories_tagged(tag)))
+        if tag is not None:  # the tag's rows carry the date: an index range, newest first
+            q = (q.join(story_tags, story_tags.c.story_id == stories.c.id)
+                 .where(story_tags.c.tag == tag)
+                 .order_by(None)
+                 .order_by(story_tags.c.published_at.desc(), stories.c.first_seen_at.desc(),
+                           stories.c.id))
+            if not include_hidden:
+                q = q.where(story_tags.c.hidden.is_(False))
+            if since is not None:
+                q = q.where(story_tags.c.published_at >= since)
         if with_event:
             q = q.where(stories.c.id.in_(
                 sa.select(copies.c.story_id).join(copy_events,
@@ -310,20 +347,12 @@ class StoriesMixin:
         return [self._story(r, others.get(r.story_id_, []), tags.get(r.story_id_, set()),
                             events.get(r.story_id_), now) for r in rows]
 
-    def _stories_tagged(self, tag: str) -> sa.Select[Any]:
-        by_rule = sa.select(copies.c.story_id).join(copy_tags,
-                                                    copy_tags.c.copy_id == copies.c.id)
-        by_rule = by_rule.where(copy_tags.c.tag == tag)
-        by_source = (sa.select(copies.c.story_id)
-                     .join(sources, sources.c.id == copies.c.source_id)
-                     .where(sa.cast(sources.c.tags, sa.Text).like(f'%"{tag}"%')))
-        return sa.union(by_rule, by_source).subquery().select()
-
     def publish_state(self, now: datetime) -> list[object]:
         """A few aggregates that change whenever an output would (a publish fingerprint).
 
-        Story changes move ``updated_at``; hiding, pinning, pins running out, source
-        edits and new events are counted separately. One round trip, no story rows.
+        Story changes move ``updated_at`` and the sum of the revisions (which also moves
+        within one clock tick); hiding, pinning, pins running out, source edits and new
+        events are counted separately. No story rows.
         """
         live = stories.c.merged_into.is_(None)
         active_pin = sa.and_(stories.c.pinned_at.is_not(None),
@@ -346,32 +375,17 @@ class StoriesMixin:
             events = conn.execute(sa.select(sa.func.count()).select_from(copy_events)).scalar()
             # a copy joining a story changes it even within one clock tick
             copies_count = conn.execute(sa.select(sa.func.count()).select_from(copies)).scalar()
-        return [*(str(v) for v in row), str(copies_count), ",".join(hidden),
+            revisions = conn.execute(sa.select(sa.func.sum(stories.c.revision))).scalar()
+        return [*(str(v) for v in row), str(copies_count), str(revisions), ",".join(hidden),
                 ";".join(f"{p.id}:{p.pin_order}:{p.pinned_at}" for p in pins),
                 *(str(v) for v in source_row), str(events)]
 
     def tag_counts(self) -> dict[str, int]:
         """How many visible stories carry each tag (rule tags and source tags)."""
-        live = sa.and_(stories.c.hidden.is_(False), stories.c.merged_into.is_(None))
-        by_rule = (sa.select(copy_tags.c.tag, sa.func.count(sa.distinct(copies.c.story_id)))
-                   .select_from(copy_tags.join(copies, copies.c.id == copy_tags.c.copy_id)
-                                .join(stories, stories.c.id == copies.c.story_id))
-                   .where(live).group_by(copy_tags.c.tag))
-        by_source = (sa.select(copies.c.source_id, copies.c.story_id)
-                     .join(stories, stories.c.id == copies.c.story_id).where(live).distinct())
-        counts: dict[str, int] = {}
+        q = (sa.select(story_tags.c.tag, sa.func.count())
+             .where(story_tags.c.hidden.is_(False)).group_by(story_tags.c.tag))
         with self.engine.connect() as conn:
-            for tag, n in conn.execute(by_rule):
-                counts[tag] = int(n)
-            source_tags = {sid: tuple(t or ()) for sid, t in
-                           conn.execute(sa.select(sources.c.id, sources.c.tags))}
-            per_tag: dict[str, set[str]] = {}
-            for source_id, story_id in conn.execute(by_source):
-                for tag in source_tags.get(source_id, ()):
-                    per_tag.setdefault(tag, set()).add(story_id)
-        for tag, found in per_tag.items():
-            counts[tag] = max(counts.get(tag, 0), len(found))
-        return counts
+            return {tag: int(n) for tag, n in conn.execute(q)}
 
     def get_story(self, story_id: str, *, include_hidden: bool = True) -> Story:
         story_id = self.resolve_story_id(story_id)
@@ -404,6 +418,17 @@ class StoriesMixin:
         return out
 
     def _pooled_tags(self, conn: sa.Connection, story_ids: list[str]) -> dict[str, set[str]]:
+        """Each story's tags, as ``story_tags`` holds them."""
+        out: dict[str, set[str]] = {}
+        q = sa.select(story_tags.c.story_id, story_tags.c.tag)
+        for chunk in chunks(story_ids):
+            for sid, tag in conn.execute(q.where(story_tags.c.story_id.in_(chunk))):
+                out.setdefault(sid, set()).add(tag)
+        return out
+
+    @staticmethod
+    def _tags_from_copies(conn: sa.Connection, story_ids: Sequence[str]
+                          ) -> dict[str, set[str]]:
         """Each story's tags: every copy's tags and every copy's source tags."""
         out: dict[str, set[str]] = {}
         by_rule = (sa.select(copies.c.story_id, copy_tags.c.tag)
@@ -449,7 +474,7 @@ class StoriesMixin:
             copy_id=r.rep_id, categories=tuple(r.categories or ()),
             enclosures=tuple(Enclosure(e["url"], e.get("type") or "", e.get("length"))
                              for e in (r.enclosures or ())),
-            author=r.author, pin=pin,
+            author=r.author, pin=pin, revision=r.revision,
         )
 
     def story_reasons(self, story_id: str) -> list[Reason]:
@@ -495,6 +520,7 @@ class StoriesMixin:
                          .values(merged_into=keep, representative_copy_id=None, updated_at=now))
             self._elect_representative(conn, keep, now)
             conn.execute(stories.update().where(stories.c.id == keep).values(updated_at=now))
+            self._stories_changed(conn, (keep, other))
         return self.get_story(keep)
 
     def split_copy(self, cid: str, now: datetime) -> Story:
@@ -522,6 +548,7 @@ class StoriesMixin:
             self._elect_representative(conn, row.story_id, now)
             conn.execute(stories.update().where(stories.c.id == row.story_id)
                          .values(updated_at=now))
+            self._stories_changed(conn, (row.story_id, new_id))
         return self.get_story(new_id)
 
     def pin(self, story_id: str, now: datetime, *, until: datetime | None = None,
@@ -547,6 +574,8 @@ class StoriesMixin:
                                 .values(**values))
             if done.rowcount != 1:
                 raise NotFoundError(f"no story with id {story_id!r} (see: aggregator items list)")
+            if "hidden" in values:
+                self._stories_changed(conn, (story_id,))
         return self.get_story(story_id)
 
     # -- analysing again ---------------------------------------------------------------
@@ -574,6 +603,8 @@ class StoriesMixin:
             self._write_analysis(conn, cid, analysis)
             sid = conn.execute(sa.select(copies.c.story_id).where(copies.c.id == cid)).scalar()
             conn.execute(stories.update().where(stories.c.id == sid).values(updated_at=now))
+            if sid is not None:
+                self._stories_changed(conn, (sid,))
 
 
 def _event(r: Any) -> Event:
