@@ -500,7 +500,19 @@ def _status(service: Service, args: argparse.Namespace, out: TextIO) -> None:
     print(f"Stories:      {st['stories']} visible, {st['hidden']} hidden", file=out)
     print(f"Last publish: {_short(st['last_publish_at']) or 'never'} "  # type: ignore[arg-type]
           f"to {st['output_dir']}", file=out)
-    print(f"Next digest:  {st['next_digest'] or 'not scheduled'}", file=out)
+    nd = st["next_digest"]
+    assert isinstance(nd, dict)
+    state = nd["status"] or ("due now" if nd["due"] else "not due yet")
+    if nd["approval_needed"]:
+        state += ", waiting for approval"
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(nd["deliveries"].items()))
+    print(f"Digest:       {nd['period']}: {state}{f' ({counts})' if counts else ''}; "
+          f"scheduled {str(nd['scheduled'])[:16].replace('T', ' ')} UTC; "
+          f"{nd['subscribers']} active subscribers", file=out)
+    if nd.get("previous"):
+        prev = nd["previous"]
+        done = ", ".join(f"{n} {k}" for k, n in sorted(prev["deliveries"].items())) or "none"
+        print(f"              {prev['period']} was sent ({done})", file=out)
     print(f"Database:     {st['database']}", file=out)
 
 

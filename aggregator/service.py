@@ -350,6 +350,16 @@ class Service:
 
     def _next_digest(self) -> dict[str, object]:
         st = self.digests.status()
+        if st.record is not None and st.record.status == "sent":  # then next week's
+            from datetime import timedelta
+
+            from aggregator.digest.build import period_key, scheduled_at
+
+            nxt = period_key(st.scheduled + timedelta(days=7), self.config.digest.timezone)
+            return {"period": nxt, "scheduled": scheduled_at(nxt, self.config.digest).isoformat(),
+                    "due": False, "status": None, "approval_needed": self.config.digest.approval,
+                    "deliveries": {}, "subscribers": st.subscribers.get("active", 0),
+                    "previous": {"period": st.period, "deliveries": st.counts}}
         return {"period": st.period, "scheduled": st.scheduled.isoformat(), "due": st.due,
                 "status": st.record.status if st.record else None,
                 "approval_needed": st.approval_needed, "deliveries": st.counts,

@@ -51,6 +51,8 @@ def test_run_once_leaves_the_digest_in_the_outbox_and_a_public_copy(project: Pat
     html, text = (Path(line) for line in preview.stdout.splitlines()[1:3])
     assert html.is_file() and text.is_file()
     assert "deliveries: 2 sent" in cli(project, "digest", "status").stdout
+    overall = cli(project, "status").stdout
+    assert f"{period} was sent (2 sent)" in overall and "2 active subscribers" in overall
 
 
 def test_approval_gates_run_once_and_send(project: Path) -> None:
