@@ -108,10 +108,34 @@ class Recorder:
 
 
 class SMTPServer:
-    def __init__(self) -> None:
+    """``tls_context`` (an ``ssl.SSLContext`` with a certificate) offers STARTTLS and, with
+    ``credentials``, requires AUTH (after STARTTLS) with that user and password."""
+
+    def __init__(self, *, tls_context: Any = None,
+                 credentials: tuple[str, str] | None = None) -> None:
         self.recorder = Recorder()
+        self.logins: list[str] = []
+        kwargs: dict[str, Any] = {"data_size_limit": 10 * 1024 * 1024}
+        if tls_context is not None:
+            kwargs.update(tls_context=tls_context, require_starttls=True)
+        if credentials is not None:
+            kwargs.update(authenticator=self._authenticator(credentials), auth_required=True,
+                          auth_require_tls=True)
         self.controller = Controller(self.recorder, hostname="127.0.0.1", port=_free_port(),
-                                     data_size_limit=10 * 1024 * 1024)
+                                     **kwargs)
+
+    def _authenticator(self, credentials: tuple[str, str]) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        def check(server: Any, session: Any, envelope: Any, mechanism: str,
+                  auth_data: Any) -> AuthResult:
+            ok = isinstance(auth_data, LoginPassword) and (
+                auth_data.login.decode(), auth_data.password.decode()) == credentials
+            if ok:
+                self.logins.append(auth_data.login.decode())
+            return AuthResult(success=ok, handled=False)
+
+        return check
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()

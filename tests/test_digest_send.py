@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -338,3 +339,71 @@ def test_two_senders_at_once_send_each_message_once(make_project, smtp: SMTPServ
     assert_once_each(smtp)
     status = json.loads(cli(project, "digest", "status", "--json").stdout)
     assert status["deliveries"] == {"sent": N}
+
+
+# -- transport settings ---------------------------------------------------------------------
+
+
+def test_the_rate_spaces_messages_out(make_project, smtp: SMTPServer) -> None:
+    project = make_project(n=6, connections=1)
+    text = (project / "config.toml").read_text().replace('timeout = "10s"',
+                                                        'timeout = "10s"\nrate = 20')
+    (project / "config.toml").write_text(text)
+    waits: list[float] = []
+    with Service.open(project / "config.toml") as service:
+        service.digests.sleep = lambda s: (waits.append(s), time.sleep(s))  # type: ignore[assignment,func-returns-value]
+        assert service.digests.send().sent == 6
+    # at most 20 a second: each message after the first waited for its slot
+    assert len(waits) == 5 and all(0 < w <= 0.05 for w in waits)
+    assert sum(waits) > 0.15
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_starttls_and_login_with_credentials_from_the_environment(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    cert, key = _certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # our client verifies the server
+    monkeypatch.setenv("TEST_SMTP_USER", "digest")
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+    with SMTPServer(tls_context=context, credentials=("digest", "s3cret")) as server:
+        write_config(project, f"sqlite:///{tmp_path / 'db.sqlite'}", server.port,
+                     extra="send_empty = true", connections=1)
+        text = (project / "config.toml").read_text().replace(
+            'timeout = "10s"', 'timeout = "10s"\nsecurity = "starttls"\n'
+            'username_env = "TEST_SMTP_USER"\npassword_env = "TEST_SMTP_PASSWORD"')
+        (project / "config.toml").write_text(text)
+        with Service.open(project / "config.toml") as service:
+            service.poll(all_sources=True, offline=True)
+            service.digests.add("reader@example.org", confirmed=True)
+            assert service.digests.send().sent == 1
+        assert server.logins == ["digest"]
+        assert server.recorder.per_recipient() == {"reader@example.org": 1}
+        # a wrong password is one clear error, and nothing is lost
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong")
+        with Service.open(project / "config.toml") as service:
+            service.digests.add("second@example.org", confirmed=True)
+            from datetime import timedelta
+
+            later = service.clock() + timedelta(days=7)
+            service.digests.clock = lambda: later
+            with pytest.raises(MailError, match="login refused: 535"):
+                service.digests.send()
+            assert service.digests.status().counts == {"pending": 2}
+        # without the variable: a config error naming it
+        monkeypatch.delenv("TEST_SMTP_USER")
+        with Service.open(project / "config.toml") as service:
+            service.digests.clock = lambda: later
+            with pytest.raises(MailError, match="TEST_SMTP_USER is not set"):
+                service.digests.send()
