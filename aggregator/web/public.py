@@ -9,38 +9,22 @@ in the body, the token in the URL) unsubscribes at once.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, request, url_for
+from flask import Blueprint, current_app, request, url_for
 
 from aggregator.digest import Digests
 from aggregator.digest.tokens import BadToken
 from aggregator.errors import UsageError
 
 bp = Blueprint("public", __name__)
-_lock = threading.Lock()
 
 
 def digests() -> Digests:
-    """The app's :class:`Digests` over its own store, opened on first use."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get("aggregator.digests")
-    if found is None:
-        with _lock:
-            found = app.extensions.get("aggregator.digests")
-            if found is None:
-                from aggregator.service import ensure_secret, utcnow
-                from aggregator.store import Store
-                from aggregator.tagging import compile_rules
+    """The app's :class:`Digests` (over the app's one service)."""
+    from aggregator.web.context import get_service
 
-                config = app.config["AGGREGATOR"]
-                store = Store.open(config.storage.url)
-                rules = compile_rules(config.tags, path=config.path)
-                found = Digests(config, store, ensure_secret(config), clock=utcnow,
-                                topics=rules.names)
-                app.extensions["aggregator.digests"] = found
-    return found
+    return get_service().digests
 
 
 def _page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
