@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     from aggregator import cli_digest
 
     cli_digest.add_parsers(sub, _user())
+
+    from aggregator import cli_users
+
+    cli_users.add_parsers(sub, _user())
     return p
 
 
@@ -193,6 +197,10 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         from aggregator import cli_digest
 
         return getattr(cli_digest, cmd)(service, args, out)
+    elif cmd == "users":
+        from aggregator import cli_users
+
+        return cli_users.users(service, args, out)
     return 0
 
 

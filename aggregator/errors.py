@@ -7,6 +7,8 @@ the boundary (``raise FetchError(url, "...") from e``) so the cause stays visibl
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 
 class AggregatorError(Exception):
     """Base of every error this package raises on purpose."""
@@ -123,3 +125,21 @@ class MailRefused(AggregatorError):
 
 class MailFateUnknown(AggregatorError):
     """The connection broke while the server had the message: it may have been accepted."""
+
+
+class LoginFailed(AggregatorError):
+    """A wrong name or password; which of the two is never said (exit 6)."""
+
+    exit_code = 6
+
+    def __init__(self, message: str = "wrong name or password") -> None:
+        super().__init__(message)
+
+
+class AccountLocked(LoginFailed):
+    """Too many wrong passwords in a row: the account refuses logins until ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+        super().__init__(f"this account is locked after too many wrong passwords; try again "
+                         f"after {until.astimezone(UTC).strftime('%H:%M')} UTC")

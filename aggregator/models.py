@@ -371,3 +371,40 @@ class Delivery:
     subscriber_status: str
     status: str
     attempts: int = 0
+
+
+# -- editors (aggregator.web.auth) --------------------------------------------------------
+
+USER_ROLES = ("editor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone who may log in to the editor pages; the password hash stays in the store."""
+
+    id: int
+    name: str
+    role: str  # one of USER_ROLES
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None = None
+    #: wrong passwords in a row since the last login (or the last lock)
+    failed_logins: int = 0
+    #: refused until then after too many wrong passwords
+    locked_until: datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log: who did what to which thing, and when."""
+
+    id: int
+    at: datetime
+    user: str | None  # None: the system (or the command line without a user)
+    action: str  # "pin", "hide", "source.add", "login", ...
+    target: str  # a story id, a source id, a user name, ...
+    detail: str = ""

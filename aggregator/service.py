@@ -8,6 +8,7 @@ action. There is one pipeline, not three.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -15,16 +16,27 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from argon2 import PasswordHasher
+
+from aggregator import accounts
 from aggregator.config import Config, load_config, load_sources
 from aggregator.digest import Digests, SendReport
-from aggregator.errors import AggregatorError, UsageError
+from aggregator.errors import (
+    AccountLocked,
+    AggregatorError,
+    LoginFailed,
+    NotFoundError,
+    UsageError,
+)
 from aggregator.models import (
+    AuditEntry,
     PollReport,
     PublishReport,
     Source,
     SourceKind,
     SourceOutcome,
     Story,
+    User,
 )
 from aggregator.store import Reason, Store, SyncReport
 from aggregator.tagging import TagRules, compile_rules
@@ -326,6 +338,85 @@ class Service:
                                             self.clock())
                 changed += 1
         return changed
+
+    # -- editors' accounts and the audit log ------------------------------------------
+
+    #: argon2id with argon2-cffi's defaults; tests may set cheaper parameters
+    hasher: PasswordHasher = accounts.DEFAULT_HASHER
+
+    def add_user(self, name: str, role: str, password: str) -> User:
+        accounts.check_name(name)
+        accounts.check_role(role)
+        accounts.check_password(password, name)
+        return self.store.add_user(name, role, self.hasher.hash(password), self.clock())
+
+    def set_password(self, name: str, password: str) -> User:
+        """A new password for ``name``; it also lifts a lock."""
+        self.store.get_user(name)
+        accounts.check_password(password, name)
+        return self.store.set_password(name, self.hasher.hash(password), self.clock())
+
+    def remove_user(self, name: str) -> User:
+        return self.store.remove_user(name)
+
+    def get_user(self, name: str) -> User:
+        return self.store.get_user(name)
+
+    def list_users(self) -> list[User]:
+        return self.store.list_users()
+
+    def authenticate(self, name: str, password: str) -> User:
+        """The user if ``password`` is theirs, else :class:`LoginFailed`.
+
+        An unknown name takes as long as a wrong password and gets the same error.
+        ``MAX_FAILED_LOGINS`` wrong passwords in a row lock the account for
+        ``LOCKOUT`` (:class:`AccountLocked`, also while it lasts, whatever the
+        password); a good one starts the count again, and rehashes the password
+        if the hashing parameters have changed since it was set.
+        """
+        now = self.clock()
+        found = self.store.get_credentials(name) if accounts.is_name(name) else None
+        if found is None:
+            accounts.spend_verify_time(self.hasher, password)
+            raise LoginFailed()
+        user, password_hash = found
+        if user.locked_until is not None and user.locked_until > now:
+            accounts.spend_verify_time(self.hasher, password)
+            raise AccountLocked(user.locked_until)
+        try:
+            if not accounts.verify(self.hasher, password_hash, password):
+                user = self.store.record_login_failure(name, now,
+                                                       limit=accounts.MAX_FAILED_LOGINS,
+                                                       lock_for=accounts.LOCKOUT)
+                if user.locked_until is not None and user.locked_until > now:
+                    raise AccountLocked(user.locked_until)
+                raise LoginFailed()
+            rehashed = (self.hasher.hash(password)
+                        if self.hasher.check_needs_rehash(password_hash) else None)
+            return self.store.record_login_success(name, now, password_hash=rehashed)
+        except NotFoundError as e:  # removed while we were checking
+            raise LoginFailed() from e
+
+    def session_user(self, name: str) -> tuple[User, str] | None:
+        """The user and a stamp that changes with their password (sessions keep it)."""
+        found = self.store.get_credentials(name) if accounts.is_name(name) else None
+        if found is None:
+            return None
+        user, password_hash = found
+        return user, hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:32]
+
+    def audit(self, user: str | None, action: str, target: str, detail: str = "") -> AuditEntry:
+        """Record that ``user`` (None: the system) did ``action`` to ``target``."""
+        return self.store.add_audit(self.clock(), user, accounts.check_action(action),
+                                    str(target), detail)
+
+    def list_audit(self, limit: int = 50, offset: int = 0, *, user: str | None = None,
+                   action: str | None = None) -> list[AuditEntry]:
+        """Newest first."""
+        return self.store.list_audit(limit, offset, user=user, action=action)
+
+    def count_audit(self, *, user: str | None = None, action: str | None = None) -> int:
+        return self.store.count_audit(user=user, action=action)
 
     # -- status ----------------------------------------------------------------------
 

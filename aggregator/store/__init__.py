@@ -33,6 +33,7 @@ from aggregator.store.engine import create_engine, migrate
 from aggregator.store.ids import chunks, copy_id, story_id_for
 from aggregator.store.schema import copies, sources, state
 from aggregator.store.stories import IngestResult, Reason, StoredCopy, StoriesMixin
+from aggregator.store.users import UsersMixin
 
 __all__ = ["IngestResult", "Reason", "Store", "StoredCopy", "SyncReport", "copy_id",
            "story_id_for"]
@@ -88,7 +89,7 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
-class Store(StoriesMixin, DigestsMixin):
+class Store(StoriesMixin, DigestsMixin, UsersMixin):
     """One database; open with :meth:`open` and close when done."""
 
     def __init__(self, engine: sa.Engine) -> None:

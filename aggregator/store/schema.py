@@ -254,3 +254,38 @@ deliveries = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("digest_id", "subscriber_id", name="uq_deliveries_digest_subscriber"),
 )
+
+# -- editors and the audit log (aggregator.web.auth) ----------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # letters, digits and . _ - (aggregator.service checks); compared exactly
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    # editor or admin
+    sa.Column("role", sa.String(16), nullable=False),
+    # argon2id, in the PHC string format (parameters and salt included)
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime),
+    # wrong passwords in a row; reaching the limit locks the account until locked_until
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    # the user's name as it was (no foreign key: the log outlives removed users);
+    # NULL for the system and the command line
+    sa.Column("user_name", sa.String(64)),
+    # short and dotted: pin, hide, source.add, login, user.add, ...
+    sa.Column("action", sa.String(32), nullable=False),
+    # what it was done to: a story id, a source id, a user name, ...
+    sa.Column("target", sa.Text, nullable=False, server_default=""),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+)

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, request, url_for
 from aggregator.digest import Digests
 from aggregator.digest.tokens import BadToken
 from aggregator.errors import UsageError
+from aggregator.web.auth import csrf_exempt
 
 bp = Blueprint("public", __name__)
 
@@ -47,6 +48,7 @@ def _refused(e: UsageError) -> tuple[str, int]:
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
+@csrf_exempt  # the signed token authorizes; one-click comes without cookies
 def confirm() -> tuple[str, int]:
     token = _token()
     try:
@@ -61,6 +63,7 @@ def confirm() -> tuple[str, int]:
 
 
 @bp.route("/unsubscribe", methods=["GET", "POST"])
+@csrf_exempt  # the signed token authorizes; one-click comes without cookies
 def unsubscribe() -> tuple[str, int]:
     token = _token()
     try:
@@ -76,6 +79,7 @@ def unsubscribe() -> tuple[str, int]:
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
+@csrf_exempt  # the signed token authorizes; one-click comes without cookies
 def preferences() -> tuple[str, int]:
     from aggregator.publish import tag_label
 
