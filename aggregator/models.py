@@ -264,6 +264,15 @@ class Story:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryRef:
+    """A story's place in a feed without its content: which one, and which version."""
+
+    id: str
+    revision: int
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Pin:
     """An editor's pin: featured stories lead the page and the digest, in ``order``."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -13,11 +14,18 @@ from lxml import etree
 
 from aggregator.config import Config, OutputConfig, SiteConfig
 from aggregator.errors import AggregatorError
-from aggregator.models import Item, SourceDef
-from aggregator.publish import publish
-from aggregator.publish.feeds import story_guid
+from aggregator.models import Analysis, Duplicate, Item, Pin, SourceDef, Story, TagReason
+from aggregator.publish import feeds, publish
+from aggregator.publish.feeds import (
+    FeedMeta,
+    build_date,
+    render_atom,
+    render_json,
+    render_rss,
+    story_guid,
+)
 from aggregator.publish.writer import OutputWriter
-from aggregator.store import Store
+from aggregator.store import Store, copy_id
 from tests.conftest import NOW
 
 
@@ -248,3 +256,157 @@ def test_a_copy_joining_a_story_is_published(store: Store, config: Config) -> No
     assert not report.skipped and "feed.xml" in report.written
     assert "https://news.un.org/story/a" in (config.output.dir / "feed.xml").read_text()
     assert (config.output.dir / "tags" / "org-un-news.xml").is_file()
+
+
+# -- feeds from entries: the same bytes as feedgen's whole feed, fewer renders ------------
+
+
+def _tricky_stories() -> list[Story]:
+    """Stories with everything an entry can hold, and text that escaping must get right."""
+    when = NOW - timedelta(days=2)
+    texts = ["Plain", "A <b>&amp; \"quoted\" 'x'</b>", "CR\r\nLF\ttab", "Été 中文 😀",
+             "]]> {\"items\": []} \\ end", "    <item>\n    </item>\n  </channel>"]
+    stories = []
+    for n, text in enumerate(texts * 2):
+        stories.append(Story(
+            id=f"s{n}", title=text, url=None if n % 3 == 2 else f"https://e.org/{n}?a=1&b=2",
+            source=f"src{n % 2}", source_title="" if n % 4 == 3 else "Source & Co",
+            source_url=None if n % 5 == 4 else "https://src.example/feed",
+            published=when + timedelta(hours=n), first_seen=when,
+            updated=when + timedelta(hours=n, microseconds=n),
+            summary_html="" if n % 4 == 1 else f"<p>{text}</p>",
+            content_html=f"<div>{text}</div>" if n % 3 == 0 else "",
+            tags=("migrant-smuggling", "country:eg")[: n % 3],
+            duplicates=tuple(Duplicate(f"c{n}{k}", f"dup{k}", f"https://d.org/{k}&x" if k
+                                       else None, text) for k in range(n % 3)),
+            pin=Pin(at=when + timedelta(days=1)) if n % 2 else None))
+    return stories
+
+
+@pytest.mark.parametrize("hub", [None, "https://hub.example/?a=1&b=2"])
+def test_feeds_from_entries_are_what_feedgen_writes_whole(hub: str | None) -> None:
+    site = SiteConfig(title="Desk & <Co>", url="https://news.example.org/",
+                      description="News; \"and\" more", language="fr")
+    meta = FeedMeta(site=site, title="Desk: Égypte & co", description="Stories tagged x.",
+                    self_path={"rss": "tags/x.xml", "atom": "tags/x.atom", "json": "tags/x.json"},
+                    home_path="tags/index.html#x", hub=hub)
+    every = _tricky_stories()
+    for stories in ([], every[:1], every):
+        for pinned in (False, True):
+            date = build_date(stories, pinned=pinned)
+            whole = feeds._rss(meta, feeds._generator(meta, stories, date), date)
+            assert render_rss(meta, stories, pinned=pinned) == whole
+        date = build_date(stories)
+        assert render_atom(meta, stories) == feeds._atom(meta, feeds._generator(meta, stories,
+                                                                                 date))
+        doc = json.loads(feeds.json_header(meta))
+        doc["items"] = [feeds._json_item(s) for s in stories]
+        whole_json = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
+        assert render_json(meta, stories) == whole_json
+        # and a feed cuts back into the entries it was made of
+        entries = feeds.render_entries(site, hub, stories, batch=4)
+        for split, data, kind in ((feeds.split_rss, render_rss(meta, stories), "rss"),
+                                  (feeds.split_atom, render_atom(meta, stories), "atom"),
+                                  (feeds.split_json, render_json(meta, stories), "json")):
+            found = split(data)
+            assert found is not None and found[1] == [getattr(e, kind) for e in entries]
+
+
+def _tagged_add(store: Store, source: str, guid: str, hours_ago: int, when: datetime,
+                *tags: str, **kw: object) -> None:
+    values: dict[str, object] = dict(
+        source_id=source, guid=guid, url=f"https://www.unodc.org/{guid}.html",
+        canonical_url=f"https://unodc.org/{guid}.html", title=f"Story {guid}",
+        summary_html=f"<p>Summary of {guid}.</p>", text=f"Story {guid}",
+        published=NOW - timedelta(hours=hours_ago), content_hash=guid)
+    values.update(kw)
+    analysis = Analysis(tags=tuple(TagReason(t, f"tags.{t}") for t in tags))
+    store.ingest(store.get_source(source), [Item(**values)], when,  # type: ignore[arg-type]
+                 analyses={guid: analysis})
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_an_incremental_publish_writes_what_a_whole_one_would(
+        store: Store, config: Config, tmp_path: Path) -> None:
+    """After every kind of change, and within one clock tick too, the files a publish
+    keeps or puts together from old entries are the files a publish from scratch writes."""
+    out = config.output.dir
+    n = [0]
+
+    def check(when: datetime) -> None:
+        publish(store, config, when)
+        n[0] += 1
+        fresh = replace(config, output=replace(config.output, dir=tmp_path / f"fresh{n[0]}"))
+        publish(store, fresh, when, force=True)
+        mine, whole = _tree(out), _tree(fresh.output.dir)
+        assert {k: v for k, v in mine.items() if k in whole} == whole, n[0]
+        for extra in mine.keys() - whole.keys():
+            if extra.startswith("page/"):  # the archive had more pages once (left as it is)
+                continue
+            assert extra.startswith("tags/") and b"<item>" not in mine[extra], extra  # kept empty
+
+    for k in range(6):
+        _tagged_add(store, "unodc", f"s{k}", k, NOW, "migrant-smuggling",
+                    "country:eg" if k % 2 else "country:ly")
+    _tagged_add(store, "un-news", "u0", 3, NOW, "human-trafficking")
+    check(NOW)
+    by_title = {s.title: s.id for s in store.list_stories()}
+    _tagged_add(store, "un-news", "new", 0, NOW, "migrant-smuggling")  # same tick
+    check(NOW)
+    store.set_hidden(by_title["Story s1"], True, NOW)
+    check(NOW)
+    store.pin(by_title["Story s4"], NOW)
+    check(NOW)
+    # a copy joins, in the same tick: the story's duplicates and tags change, not its time
+    _tagged_add(store, "un-news", "copy-of-s2", 1, NOW, "country:eg",
+                canonical_url="https://unodc.org/s2.html", url="https://news.un.org/s2")
+    check(NOW)
+    store.replace_analysis(copy_id("unodc", "s3"), Analysis(tags=(
+        TagReason("smuggling-of-arms", "editor"),)), NOW)  # retagged, same tick
+    check(NOW)
+    store.merge_stories(by_title["Story s0"], by_title["Story s5"], NOW)
+    check(NOW)
+    store.split_copy(copy_id("un-news", "copy-of-s2"), NOW)
+    check(NOW)
+    store.set_hidden(by_title["Story s1"], False, NOW)
+    check(NOW)
+    store.sync_sources([SourceDef(id="unodc", url="https://www.unodc.org/feed.xml",
+                                  title="UNODC (renamed)", tags=("org:unodc", "org:un"),
+                                  priority=10),
+                        SourceDef(id="un-news", url="https://news.un.org/rss.xml",
+                                  title="UN News", tags=("org:un-news",))], NOW)
+    check(NOW + timedelta(hours=1))
+    (out / "tags" / "migrant-smuggling.atom").write_bytes(b"edited by hand")
+    (out / "tags" / "country-eg.json").unlink()
+    check(NOW + timedelta(hours=1))
+
+
+def test_feeds_whose_stories_did_not_change_are_left_alone(
+        store: Store, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in range(3):
+        _tagged_add(store, "unodc", f"s{k}", k + 1, NOW, "migrant-smuggling")
+    _tagged_add(store, "un-news", "u", 5, NOW, "human-trafficking")
+    publish(store, config, NOW)
+    out = config.output.dir
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    rendered: list[str] = []
+    original = feeds.render_entries
+
+    def counting(site: SiteConfig, hub: str | None, stories: list[Story], batch: int = 500
+                 ) -> list[feeds.Entries]:
+        rendered.extend(s.id for s in stories)
+        return original(site, hub, stories, batch)
+
+    monkeypatch.setattr("aggregator.publish.entries.render_entries", counting)
+    _tagged_add(store, "unodc", "new", 0, NOW + timedelta(minutes=5), "migrant-smuggling")
+    report = publish(store, config, NOW + timedelta(minutes=5))
+    new = next(s for s in store.list_stories() if s.title == "Story new")
+    assert rendered == [new.id]  # every other entry comes from the files already written
+    kept = {f"tags/human-trafficking.{ext}" for ext in ("xml", "atom", "json")}
+    assert kept <= set(report.unchanged)
+    assert {"tags/migrant-smuggling.xml", "feed.xml", "tags/org-unodc.json"} <= set(
+        report.written)
+    assert all(before[out / name] == (out / name).stat().st_mtime_ns for name in kept)

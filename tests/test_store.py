@@ -272,7 +272,8 @@ def _story_tag_rows(store: Store) -> set[tuple[object, ...]]:
     with store.engine.connect() as conn:
         return {tuple(r) for r in conn.execute(sa.select(
             story_tags.c.story_id, story_tags.c.tag, story_tags.c.published_at,
-            story_tags.c.hidden))}
+            story_tags.c.first_seen_at, story_tags.c.hidden, story_tags.c.revision,
+            story_tags.c.updated_at))}
 
 
 def _pooled_from_copies(store: Store) -> set[tuple[object, ...]]:
@@ -280,7 +281,7 @@ def _pooled_from_copies(store: Store) -> set[tuple[object, ...]]:
     rows = set()
     for s in store.list_stories(include_hidden=True):
         for r in store.story_reasons(s.id):
-            rows.add((s.id, r.tag, s.published, s.hidden))
+            rows.add((s.id, r.tag, s.published, s.first_seen, s.hidden, s.revision, s.updated))
     return rows
 
 
@@ -316,7 +317,7 @@ def test_story_tags_follow_every_change(store: Store) -> None:
     merged = {s for s, *_ in rows} - {s.id for s in store.list_stories(include_hidden=True)}
     assert not merged  # a merged story has no rows
     hidden = [s for s in store.list_stories(include_hidden=True) if s.hidden]
-    assert hidden and all(r[3] for r in rows if r[0] == hidden[0].id)
+    assert hidden and all(r[4] for r in rows if r[0] == hidden[0].id)
     assert ("org:a" not in store.tag_counts()) and store.tag_counts()["org:a2"] == 4
 
 
@@ -326,13 +327,16 @@ def test_the_0004_backfill_gives_the_rows_the_store_keeps(db_url: str) -> None:
     store = Store.open(db_url)
     _edited_store(store)
     kept = _story_tag_rows(store)
+    assert kept == _pooled_from_copies(store)
     cfg = _alembic_config()
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0003")
         assert not sa.inspect(conn).has_table("story_tags")
-        command.upgrade(cfg, "0004")
-    assert _story_tag_rows(store) == kept
+        command.upgrade(cfg, "head")  # 0004 fills story_tags; the later ones leave it be
+    filled = _story_tag_rows(store)
+    assert filled == _pooled_from_copies(store)  # the revisions start again from 0
+    assert {r[:5] + r[6:] for r in filled} == {r[:5] + r[6:] for r in kept}
     store.close()
 
 
@@ -381,3 +385,30 @@ def test_revision_moves_with_every_change_even_within_one_tick(store: Store) -> 
     store.set_hidden(one.id, True, NOW)
     store.pin(one.id, NOW)  # featuring is not a change of the story
     assert store.get_story(one.id).revision == 5
+
+
+def test_the_newest_event_stories_are_those_the_calendar_shows(store: Store) -> None:
+    from datetime import date
+
+    from aggregator.models import Event
+    from aggregator.publish.calendar import _newest_events
+
+    store.sync_sources([src("a", priority=5), src("b")], NOW)
+
+    def event(day: int) -> Analysis:
+        start = date(2026, 12, 1) + timedelta(days=day)
+        return Analysis(event=Event(start, start, "Vienna", "at"), event_text="Meeting")
+
+    days = {"1": 5, "2": 9, "3": 1, "4": 7, "5": 3, "6": 9}
+    store.ingest(store.get_source("a"), [item("a", g) for g in days], NOW,
+                 analyses={g: event(d) for g, d in days.items()})
+    # story 3's event is its representative's (day 1), though another copy says day 20
+    store.ingest(store.get_source("b"), [item("b", "x", canonical_url=item("a", "3").url)],
+                 NOW, analyses={"x": event(20)})
+    store.set_hidden(store.get_story(story_id_for(copy_id("a", "2"))).id, True, NOW)
+    every = store.list_stories(with_event=True, now=NOW)
+    for limit in range(len(days) + 1):
+        newest = store.newest_event_stories(limit, NOW)
+        assert [s.id for s, _ in _newest_events(newest, limit)] == [
+            s.id for s, _ in _newest_events(every, limit)]
+    assert len(store.newest_event_stories(2, NOW)) < len(every)

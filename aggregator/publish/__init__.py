@@ -5,6 +5,10 @@ Two phases, as in static site generators: gather the stories from the store
 the :class:`~aggregator.publish.writer.OutputWriter`, which writes atomically and
 leaves unchanged files alone. Hidden stories appear in no output.
 
+Feeds are put together from their stories' entries, each rendered once per publish
+and kept from the last publish while the story is unchanged; a tag feed whose
+stories did not change is not rendered at all (:mod:`aggregator.publish.entries`).
+
     feed.xml atom.xml feed.json     the newest ``[output] items`` stories
     index.html page/N.html          the same, pinned stories first; older pages after
     featured.xml                    the pinned stories, in pin order
@@ -22,13 +26,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aggregator.config import Config
-from aggregator.models import PublishReport, Story
+from aggregator.models import PublishReport, Source, Story
 from aggregator.publish.calendar import render_calendar
-from aggregator.publish.feeds import FeedMeta, build_date, render_atom, render_json, render_rss
+from aggregator.publish.entries import Feed, FeedSet, generation, record_key
+from aggregator.publish.feeds import FeedMeta, build_date
 from aggregator.publish.html import render_index, render_tag_index
 from aggregator.publish.opml import render_opml
 from aggregator.publish.writer import OutputWriter, publish_lock
 from aggregator.store import Store
+from aggregator.store.ids import chunks
 
 MAIN_FEED_PATHS = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
 TAG_DIR = "tags"
@@ -130,7 +136,7 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False
                 and all(writer.path_for(name).is_file() for name in _KEY_FILES)):
             return PublishReport(written=(), unchanged=tuple(
                 str(p.relative_to(writer.root)) for p in files), stories=-1, skipped=True)
-        report = _publish(store, config, now, writer)
+        report = _publish(store, config, now, writer, force=force)
         count = sum(1 for p in writer.root.rglob("*") if p.is_file())
         # the fingerprint from before rendering: stories ingested while this publish ran
         # make the next one differ, so they are not taken as published
@@ -138,25 +144,46 @@ def publish(store: Store, config: Config, now: datetime, *, force: bool = False
         return report
 
 
-def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter
-             ) -> PublishReport:
+def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter, *,
+             force: bool = False) -> PublishReport:
     out = config.output
     since = _since(config, now)
+    site = config.site
+    hub = out.websub_hub
+    sources = store.list_sources()
+    tags = _tag_feeds(store, config, writer.root)
+    # the tags' lists before the stories: a story read after its list is never older
+    refs = store.tag_story_refs([t.tag for t in tags], limit=out.items, since=since)
     archive = store.list_stories(limit=out.items * out.archive_pages, since=since, now=now)
     main = archive[: out.items]
     pinned = sorted(store.list_stories(pinned_only=True, now=now),
                     key=lambda s: (s.pin.order if s.pin else 0,
                                    -(s.pin.at.timestamp() if s.pin else 0)))
-    site = config.site
-    hub = out.websub_hub
+    feeds = FeedSet(writer=writer, site=site, hub=hub,
+                    generation=generation(site, hub, [(s.id, s.definition.title,
+                                                       s.definition.url) for s in sources]),
+                    record=None if force else store.get_state(record_key(writer.root)),
+                    fetch=lambda ids: _fetch(store, ids, now))
     meta = FeedMeta(site=site, title=site.title, description=site.description,
                     self_path=MAIN_FEED_PATHS, home_path="", hub=hub)
-    _write_feeds(writer, meta, main)
-    featured = FeedMeta(site=site, title=f"{site.title}: featured",
-                        description="Stories the editors chose to feature.",
-                        self_path={"rss": "featured.xml", "atom": "featured.xml",
-                                   "json": "featured.xml"}, home_path="", hub=hub)
-    writer.write("featured.xml", render_rss(featured, pinned, pinned=True))
+    main_feed = Feed(meta, main, always=True)
+    featured = Feed(FeedMeta(site=site, title=f"{site.title}: featured",
+                             description="Stories the editors chose to feature.",
+                             self_path={"rss": "featured.xml", "atom": "featured.xml",
+                                        "json": "featured.xml"}, home_path="", hub=hub),
+                    pinned, kinds=("rss",), always=True, pinned=True)
+    tag_feeds = []
+    for tag in tags:
+        paths = {kind: f"{TAG_DIR}/{tag.slug}.{ext}"
+                 for kind, ext in (("rss", "xml"), ("atom", "atom"), ("json", "json"))}
+        tag_feeds.append(Feed(FeedMeta(site=site, title=f"{site.title}: {tag.label}",
+                                       description=f"Stories tagged {tag.tag}.",
+                                       self_path=paths,
+                                       home_path=f"{TAG_DIR}/index.html#{tag.slug}", hub=hub),
+                              refs[tag.tag]))
+    feeds.prepare([main_feed, featured, *tag_feeds], known=[*archive, *pinned])
+    feeds.write(main_feed)
+    feeds.write(featured)
 
     pages = [archive[i : i + out.items] for i in range(0, len(archive), out.items)] or [[]]
     pinned_ids = {s.id for s in pinned}
@@ -167,35 +194,33 @@ def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter
         writer.write(name, render_index(config, stories, pinned=pinned if number == 1 else [],
                                         page=number, pages=len(pages)))
 
-    feeds = _tag_feeds(store, config, writer.root)
-    for feed in feeds:
-        stories = store.list_stories(tag=feed.tag, limit=out.items, since=since, now=now)
-        paths = {kind: f"{TAG_DIR}/{feed.slug}.{ext}"
-                 for kind, ext in (("rss", "xml"), ("atom", "atom"), ("json", "json"))}
-        tag_meta = FeedMeta(site=site, title=f"{site.title}: {feed.label}",
-                            description=f"Stories tagged {feed.tag}.", self_path=paths,
-                            home_path=f"{TAG_DIR}/index.html#{feed.slug}", hub=hub)
-        _write_feeds(writer, tag_meta, stories)
-    writer.write(f"{TAG_DIR}/index.html", render_tag_index(config, feeds))
+    for feed in tag_feeds:
+        feeds.write(feed)
+    writer.write(f"{TAG_DIR}/index.html", render_tag_index(config, tags))
 
-    meetings = store.list_stories(with_event=True, now=now)
+    meetings = store.newest_event_stories(MEETINGS_LIMIT, now)
     writer.write("meetings.ics", render_calendar(site, meetings, limit=MEETINGS_LIMIT))
-    writer.write("sources.opml", sources_opml(store, config))
+    writer.write("sources.opml", sources_opml(store, config, sources))
+    # after every file: a publish killed before this leaves the last record, whose
+    # files it no longer matches where this one wrote
+    store.set_state(record_key(writer.root), feeds.record())
     return PublishReport(written=tuple(writer.written), unchanged=tuple(writer.unchanged),
                          stories=len(main))
 
 
-def sources_opml(store: Store, config: Config) -> bytes:
+def _fetch(store: Store, ids: list[str], now: datetime) -> list[Story]:
+    found: list[Story] = []
+    for chunk in chunks(ids):
+        found += store.list_stories(ids=chunk, now=now)
+    return found
+
+
+def sources_opml(store: Store, config: Config, sources: list[Source] | None = None) -> bytes:
     """The sources as OPML, dated by the last change to the list (not by polls)."""
-    sources = store.list_sources()
+    if sources is None:
+        sources = store.list_sources()
     updated = max((s.changed_at for s in sources if s.changed_at), default=build_date([]))
     return render_opml(config.site, sources, updated=updated)
-
-
-def _write_feeds(writer: OutputWriter, meta: FeedMeta, stories: list[Story]) -> None:
-    writer.write(meta.self_path["rss"], render_rss(meta, stories))
-    writer.write(meta.self_path["atom"], render_atom(meta, stories))
-    writer.write(meta.self_path["json"], render_json(meta, stories))
 
 
 def _tag_feeds(store: Store, config: Config, root: Path) -> list[TagFeed]:

@@ -4,10 +4,21 @@ Every feed carries the same stories. GUIDs are derived from the story id alone
 (``urn:uuid:`` of a name-based UUID), so they survive a change of the site's URL
 and never change across publishes. The build date is the newest story change,
 not the clock, so publishing twice with nothing new produces identical bytes.
+
+A story's entry does not depend on the feed that carries it, so a feed is put
+together from parts: its header (feedgen, no entries) and its stories' entries,
+each rendered once for every feed of a publish (or taken from the files the last
+publish wrote, :mod:`aggregator.publish.entries`). The bytes are exactly those
+feedgen writes for the whole feed: entries come out of a document feedgen rendered
+and serialized the same way, cut at their element boundaries.
+
+    stories ─► render_entries ─► entries (rss, atom, json) ──┐
+    meta, build date ─► rss_header / atom_header / json_header ─┴► assemble_* ─► bytes
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -35,7 +46,9 @@ MAIN_FEED_LINKS = (
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def story_guid(story_id: str) -> str:
+    """The story's GUID in every feed (and its calendar UID); asked for again and again."""
     return f"urn:uuid:{uuid.uuid5(_GUID_NAMESPACE, story_id)}"
 
 
@@ -85,15 +98,14 @@ def _attr(value: str) -> str:
     return _text(value).replace('"', "&quot;")
 
 
-def _generator(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False
-               ) -> FeedGenerator:
+def _generator(meta: FeedMeta, stories: Sequence[Story], updated: datetime) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(_url(meta.site, meta.self_path["atom"]))
     fg.title(meta.title)
     fg.subtitle(meta.description)
     fg.language(meta.site.language)
     fg.generator(GENERATOR, version=__version__)
-    fg.updated(build_date(stories, pinned=pinned))
+    fg.updated(updated)
     for story in reversed(stories):  # feedgen prepends: keep newest first
         fe = fg.add_entry()
         fe.id(story_guid(story.id))
@@ -118,15 +130,13 @@ def _generator(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False
     return fg
 
 
-def render_rss(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False) -> bytes:
-    """RSS 2.0; ``pinned``: a featured feed, whose build date follows the pins too."""
-    fg = _generator(meta, stories, pinned=pinned)
+def _rss(meta: FeedMeta, fg: FeedGenerator, updated: datetime) -> bytes:
     fg.link(href=_url(meta.site, meta.self_path["rss"]), rel="self",
             type="application/rss+xml")
     # feedgen makes the last link the channel's <link>: the page, not the feed
     fg.link(href=_url(meta.site, meta.home_path), rel="alternate")
     fg.description(meta.description)
-    fg.lastBuildDate(build_date(stories, pinned=pinned))
+    fg.lastBuildDate(updated)
     data: bytes = fg.rss_str(pretty=True)
     return _with_rss_hub(data, meta.hub) if meta.hub else data
 
@@ -148,8 +158,7 @@ def _with_rss_hub(data: bytes, hub: str) -> bytes:
     return out
 
 
-def render_atom(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
-    fg = _generator(meta, stories)
+def _atom(meta: FeedMeta, fg: FeedGenerator) -> bytes:
     fg.link(href=_url(meta.site, meta.home_path), rel="alternate")
     fg.link(href=_url(meta.site, meta.self_path["atom"]), rel="self",
             type="application/atom+xml")
@@ -159,41 +168,168 @@ def render_atom(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
     return data
 
 
-def render_json(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
-    """JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
-    items: list[dict[str, Any]] = []
-    for s in stories:
-        item: dict[str, Any] = {"id": story_guid(s.id), "title": s.title}
-        if s.url:
-            item["url"] = s.url
-        html = _description(s) if not s.content_html else s.content_html
-        if html:
-            item["content_html"] = html
-        if s.summary_html and s.content_html:
-            item["summary"] = s.summary_html
-        item["date_published"] = s.published.isoformat()
-        item["date_modified"] = s.updated.isoformat()
-        item["authors"] = [{"name": s.source_title or s.source,
-                            **({"url": s.source_url} if s.source_url else {})}]
-        if s.tags:
-            item["tags"] = list(s.tags)
-        # our extension (JSON Feed allows keys starting with "_")
-        item["_aggregator"] = {
-            "story_id": s.id,
-            "source": s.source,
-            "duplicates": [{"id": d.id, "source": d.source, "url": d.url, "title": d.title}
-                           for d in s.duplicates],
-        }
-        items.append(item)
-    doc = {
+def _json_item(s: Story) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": story_guid(s.id), "title": s.title}
+    if s.url:
+        item["url"] = s.url
+    html = _description(s) if not s.content_html else s.content_html
+    if html:
+        item["content_html"] = html
+    if s.summary_html and s.content_html:
+        item["summary"] = s.summary_html
+    item["date_published"] = s.published.isoformat()
+    item["date_modified"] = s.updated.isoformat()
+    item["authors"] = [{"name": s.source_title or s.source,
+                        **({"url": s.source_url} if s.source_url else {})}]
+    if s.tags:
+        item["tags"] = list(s.tags)
+    # our extension (JSON Feed allows keys starting with "_")
+    item["_aggregator"] = {
+        "story_id": s.id,
+        "source": s.source,
+        "duplicates": [{"id": d.id, "source": d.source, "url": d.url, "title": d.title}
+                       for d in s.duplicates],
+    }
+    return item
+
+
+# -- a feed from parts --------------------------------------------------------------------
+# feedgen's pretty output puts each entry on lines of its own, at a fixed indent, after
+# every element of the channel (RSS) or feed (Atom); text and attributes are escaped, so
+# these lines cannot occur inside an entry. JSON items are indented the same way (a
+# string never holds a raw newline).
+
+_RSS_ITEM, _RSS_ITEM_END, _RSS_END = b"    <item>\n", b"    </item>\n", b"  </channel>\n</rss>\n"
+_ATOM_ENTRY, _ATOM_ENTRY_END, _ATOM_END = b"  <entry>\n", b"  </entry>\n", b"</feed>\n"
+_JSON_ITEMS, _JSON_NO_ITEMS, _JSON_ITEMS_END = b'\n  "items": [\n', b'\n  "items": []', b"\n  ]"
+_JSON_ITEM_END = b"\n    }"
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """One story's entry in each format, as bytes ready to put into any feed."""
+
+    rss: bytes
+    atom: bytes
+    json: bytes
+
+
+def render_entries(site: SiteConfig, hub: str | None, stories: Sequence[Story],
+                   batch: int = 500) -> list[Entries]:
+    """The stories' entries, ``batch`` to a feedgen document (cheaper than one each)."""
+    meta = FeedMeta(site=site, title="entries", description="entries",
+                    self_path={"rss": "", "atom": "", "json": ""}, hub=hub)
+    out: list[Entries] = []
+    for i in range(0, len(stories), batch):
+        some = stories[i : i + batch]
+        fg = _generator(meta, some, _EPOCH)
+        rss = split_rss(_rss(meta, fg, _EPOCH))
+        atom = split_atom(fg.atom_str(pretty=True))
+        if rss is None or atom is None or not len(rss[1]) == len(atom[1]) == len(some):
+            raise AssertionError("feedgen's output is not shaped as expected")
+        out += (Entries(r, a, _json_entry(s)) for r, a, s in zip(rss[1], atom[1], some,
+                                                                 strict=True))
+    return out
+
+
+def _json_entry(story: Story) -> bytes:
+    # as json.dumps(indent=2) writes an item of the feed's "items" list: four spaces in
+    text = json.dumps(_json_item(story), ensure_ascii=False, indent=2)
+    return ("    " + text.replace("\n", "\n    ")).encode("utf-8")
+
+
+def rss_header(meta: FeedMeta, updated: datetime) -> bytes:
+    """The RSS feed without entries (what :func:`assemble_rss` puts them into)."""
+    return _rss(meta, _generator(meta, (), updated), updated)
+
+
+def atom_header(meta: FeedMeta, updated: datetime) -> bytes:
+    return _atom(meta, _generator(meta, (), updated))
+
+
+def json_header(meta: FeedMeta) -> bytes:
+    doc: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": meta.title,
         "home_page_url": _url(meta.site, meta.home_path),
         "feed_url": _url(meta.site, meta.self_path["json"]),
         "description": meta.description,
         "language": meta.site.language,
-        "items": items,
+        "items": [],
     }
     if meta.hub:
         doc["hubs"] = [{"type": "WebSub", "url": meta.hub}]
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def assemble_rss(header: bytes, entries: Sequence[bytes]) -> bytes:
+    cut = len(header) - len(_RSS_END)
+    return b"".join((header[:cut], *entries, header[cut:]))
+
+
+def assemble_atom(header: bytes, entries: Sequence[bytes]) -> bytes:
+    cut = len(header) - len(_ATOM_END)
+    return b"".join((header[:cut], *entries, header[cut:]))
+
+
+def assemble_json(header: bytes, entries: Sequence[bytes]) -> bytes:
+    if not entries:
+        return header
+    head, _, tail = header.partition(_JSON_NO_ITEMS)
+    return b"".join((head, _JSON_ITEMS, b",\n".join(entries), _JSON_ITEMS_END, tail))
+
+
+def split_rss(data: bytes) -> tuple[bytes, list[bytes]] | None:
+    """An RSS feed this module wrote as (header, entries); None if it is not one."""
+    return _split(data, _RSS_ITEM, _RSS_ITEM_END, _RSS_END)
+
+
+def split_atom(data: bytes) -> tuple[bytes, list[bytes]] | None:
+    return _split(data, _ATOM_ENTRY, _ATOM_ENTRY_END, _ATOM_END)
+
+
+def _split(data: bytes, first: bytes, last: bytes, end: bytes
+           ) -> tuple[bytes, list[bytes]] | None:
+    if not data.endswith(end):
+        return None
+    cut = len(data) - len(end)
+    start = data.find(b"\n" + first, 0, cut) + 1 or cut
+    parts = data[start:cut].split(last)
+    if parts[-1] or not all(p.startswith(first) for p in parts[:-1]):
+        return None
+    return data[:start] + data[cut:], [p + last for p in parts[:-1]]
+
+
+def split_json(data: bytes) -> tuple[bytes, list[bytes]] | None:
+    """A JSON feed this module wrote as (header, items); None if it is not one."""
+    if _JSON_NO_ITEMS in data:
+        return data, []
+    start = data.find(_JSON_ITEMS)
+    end = data.find(_JSON_ITEMS_END, start)
+    if start < 0 or end < 0:
+        return None
+    parts = data[start + len(_JSON_ITEMS) : end].split(_JSON_ITEM_END + b",\n")
+    items = [p + _JSON_ITEM_END for p in parts[:-1]] + parts[-1:]
+    if not all(i.startswith(b"    {\n") and i.endswith(_JSON_ITEM_END) for i in items):
+        return None
+    return data[:start] + _JSON_NO_ITEMS + data[end + len(_JSON_ITEMS_END) :], items
+
+
+# -- whole feeds --------------------------------------------------------------------------
+
+
+def render_rss(meta: FeedMeta, stories: Sequence[Story], *, pinned: bool = False) -> bytes:
+    """RSS 2.0; ``pinned``: a featured feed, whose build date follows the pins too."""
+    entries = render_entries(meta.site, meta.hub, stories)
+    return assemble_rss(rss_header(meta, build_date(stories, pinned=pinned)),
+                        [e.rss for e in entries])
+
+
+def render_atom(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
+    entries = render_entries(meta.site, meta.hub, stories)
+    return assemble_atom(atom_header(meta, build_date(stories)), [e.atom for e in entries])
+
+
+def render_json(meta: FeedMeta, stories: Sequence[Story]) -> bytes:
+    """JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+    return assemble_json(json_header(meta), [_json_entry(s) for s in stories])

@@ -54,16 +54,11 @@ class OutputWriter:
 
     def write(self, name: str, data: bytes) -> bool:
         """Write ``data`` to ``name`` (relative, '/'-separated); True if the file changed."""
-        if name in self._seen:  # two renderers claiming one file is a bug, not a race
-            raise AggregatorError(f"output file {name!r} written twice in one publish")
-        self._seen.add(name)
+        self._claim(name)
         path = self.path_for(name)
-        try:
-            if path.read_bytes() == data:
-                self.unchanged.append(name)
-                return False
-        except FileNotFoundError:
-            pass
+        if _bytes_if_size(path, len(data)) == data:
+            self.unchanged.append(name)
+            return False
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
@@ -78,3 +73,21 @@ class OutputWriter:
             raise
         self.written.append(name)
         return True
+
+    def keep(self, name: str) -> None:
+        """Leave ``name`` as it is without reading it: the caller knows it is up to date."""
+        self._claim(name)
+        self.unchanged.append(name)
+
+    def _claim(self, name: str) -> None:
+        if name in self._seen:  # two renderers claiming one file is a bug, not a race
+            raise AggregatorError(f"output file {name!r} written twice in one publish")
+        self._seen.add(name)
+
+
+def _bytes_if_size(path: Path, size: int) -> bytes | None:
+    """The file's bytes if it has ``size`` of them; None if not (it differs: not read)."""
+    try:
+        return path.read_bytes() if path.stat().st_size == size else None
+    except FileNotFoundError:
+        return None

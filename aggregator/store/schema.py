@@ -108,7 +108,8 @@ stories = sa.Table(
     # an editor merged this story into another; its id then leads there
     sa.Column("merged_into", sa.String(16)),
     # bumped by every change to the story's copies, tags, date or visibility, whatever
-    # the clock says: what publishing compares to reuse a story's rendered entries
+    # the clock says (updated_at never moves without it): what publishing compares to
+    # reuse a story's rendered entries
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
 )
 
@@ -167,18 +168,24 @@ copy_events = sa.Table(
 
 # Derived from the tables above, kept by the store whenever a story's tags, date,
 # visibility or copies change: the tags a story carries (every copy's tags and every
-# copy's source tags, pooled), so a tag's newest stories are one index range scan.
+# copy's source tags, pooled), with what a tag feed filters, orders and compares its
+# stories by, copied from the story. A tag's newest stories are one index range.
 story_tags = sa.Table(
     "story_tags",
     metadata,
     sa.Column("story_id", sa.String(16), sa.ForeignKey("stories.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("tag", sa.String(96), primary_key=True),
-    # the story's published_at and hidden, copied: what a tag feed filters and sorts on
     sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
-    # story_id last: a tag's newest story ids are read from the index alone
-    sa.Index("ix_story_tags_tag", "tag", "hidden", "published_at", "story_id"),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # in feed order, then what the feed needs: read from the index alone
+    sa.Index("ix_story_tags_tag", "tag", "hidden", "published_at", "first_seen_at",
+             "story_id", "revision", "updated_at"),
+    # narrow, for counting the visible stories of every tag
+    sa.Index("ix_story_tags_hidden", "hidden", "tag"),
 )
 
 state = sa.Table(

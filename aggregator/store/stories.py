@@ -26,6 +26,7 @@ from aggregator.models import (
     Pin,
     Source,
     Story,
+    StoryRef,
     TagReason,
 )
 from aggregator.store.ids import chunks, copy_id, story_id_for
@@ -243,7 +244,9 @@ class StoriesMixin:
         """Bump these stories' revision and rewrite their ``story_tags`` from what is stored.
 
         Called in the same transaction by everything that changes a story's copies,
-        tags, date or visibility, or a source's tags. A merged story has no tags.
+        tags, date or visibility, or a source's tags, after the story's own row is
+        written (the rows copy its date, visibility, revision and update time). A
+        merged story has no tags.
         """
         for chunk in chunks(sorted(set(story_ids))):
             conn.execute(stories.update().where(stories.c.id.in_(chunk))
@@ -251,11 +254,12 @@ class StoriesMixin:
             conn.execute(story_tags.delete().where(story_tags.c.story_id.in_(chunk)))
             tags = self._tags_from_copies(conn, chunk)
             rows = [{"story_id": r.id, "tag": tag, "published_at": r.published_at,
-                     "hidden": r.hidden}
-                    for r in conn.execute(sa.select(stories.c.id, stories.c.published_at,
-                                                    stories.c.hidden)
-                                          .where(stories.c.id.in_(chunk),
-                                                 stories.c.merged_into.is_(None)))
+                     "first_seen_at": r.first_seen_at, "hidden": r.hidden,
+                     "revision": r.revision, "updated_at": r.updated_at}
+                    for r in conn.execute(sa.select(
+                        stories.c.id, stories.c.published_at, stories.c.first_seen_at,
+                        stories.c.hidden, stories.c.revision, stories.c.updated_at)
+                        .where(stories.c.id.in_(chunk), stories.c.merged_into.is_(None)))
                     for tag in sorted(tags.get(r.id, ()))]
             if rows:
                 conn.execute(story_tags.insert(), rows)
@@ -321,8 +325,8 @@ class StoriesMixin:
             q = (q.join(story_tags, story_tags.c.story_id == stories.c.id)
                  .where(story_tags.c.tag == tag)
                  .order_by(None)
-                 .order_by(story_tags.c.published_at.desc(), stories.c.first_seen_at.desc(),
-                           stories.c.id))
+                 .order_by(story_tags.c.published_at.desc(), story_tags.c.first_seen_at.desc(),
+                           story_tags.c.story_id))
             if not include_hidden:
                 q = q.where(story_tags.c.hidden.is_(False))
             if since is not None:
@@ -331,9 +335,12 @@ class StoriesMixin:
             q = q.where(stories.c.id.in_(
                 sa.select(copies.c.story_id).join(copy_events,
                                                   copy_events.c.copy_id == copies.c.id)))
-        if pinned_only:
-            q = q.where(stories.c.pinned_at.is_not(None),
-                        sa.or_(stories.c.pin_until.is_(None), stories.c.pin_until > now))
+        if pinned_only:  # the few pinned ids first: else SQLite walks every story by date
+            with self.engine.connect() as conn:
+                pinned = conn.execute(sa.select(stories.c.id).where(
+                    stories.c.pinned_at.is_not(None),
+                    sa.or_(stories.c.pin_until.is_(None), stories.c.pin_until > now))).scalars()
+                q = q.where(stories.c.id.in_(list(pinned)))
         if limit is not None:
             q = q.limit(limit)
         if offset:
@@ -346,6 +353,56 @@ class StoriesMixin:
             events = self._pooled_events(conn, ids_, {r.story_id_: r.rep_id for r in rows})
         return [self._story(r, others.get(r.story_id_, []), tags.get(r.story_id_, set()),
                             events.get(r.story_id_), now) for r in rows]
+
+    def tag_story_refs(self, tags: Sequence[str], *, limit: int,
+                       since: datetime | None = None) -> dict[str, list[StoryRef]]:
+        """Each tag's newest visible stories, as ``list_stories(tag=...)`` orders them.
+
+        Only ids and versions, from the ``story_tags`` index alone: what a publish needs
+        to know whether a tag's feed changed. One query per tag, each an index range.
+        """
+        st = story_tags.c  # only live stories have rows, with their visibility and version
+        q = (sa.select(st.story_id, st.revision, st.updated_at)
+             .where(st.tag == sa.bindparam("tag"), st.hidden.is_(False))
+             .order_by(st.published_at.desc(), st.first_seen_at.desc(), st.story_id)
+             .limit(limit))
+        if since is not None:
+            q = q.where(st.published_at >= since)
+        with self.engine.connect() as conn:
+            return {tag: [StoryRef(*r) for r in conn.execute(q, {"tag": tag}).all()]
+                    for tag in tags}
+
+    def newest_event_stories(self, limit: int, now: datetime | None = None) -> list[Story]:
+        """The visible stories whose event starts last (then ends last, then by id): at least
+        the ``limit`` that ``meetings.ics`` shows, read without every other event story.
+
+        A story's event is one of its copies' events (:meth:`_pooled_events` chooses), so
+        it lies between the earliest and the latest of them: a story whose latest is below
+        the ``limit``-th earliest cannot be among the newest, and is not read.
+        """
+        # the events first (few), then their stories: a join lets SQLite scan every copy
+        lowest: dict[str, tuple[date, date, str]] = {}
+        highest: dict[str, tuple[date, date, str]] = {}
+        with self.engine.connect() as conn:
+            events = {cid: (start, end) for cid, start, end in conn.execute(
+                sa.select(copy_events.c.copy_id, copy_events.c.start, copy_events.c.end))}
+            q = (sa.select(copies.c.id, copies.c.story_id)
+                 .join(stories, stories.c.id == copies.c.story_id)
+                 .where(stories.c.hidden.is_(False), stories.c.merged_into.is_(None)))
+            for chunk in chunks(sorted(events)):
+                for cid, sid in conn.execute(q.where(copies.c.id.in_(chunk))):
+                    key = (*events[cid], sid)
+                    lowest[sid] = min(lowest.get(sid, key), key)
+                    highest[sid] = max(highest.get(sid, key), key)
+        if len(lowest) > limit > 0:
+            floor = sorted(lowest.values(), reverse=True)[limit - 1]
+            wanted = [sid for sid, key in highest.items() if key >= floor]
+        else:
+            wanted = list(lowest) if limit > 0 else []
+        found: list[Story] = []
+        for chunk in chunks(sorted(wanted)):
+            found += [s for s in self.list_stories(ids=chunk, now=now) if s.event is not None]
+        return found
 
     def publish_state(self, now: datetime) -> list[object]:
         """A few aggregates that change whenever an output would (a publish fingerprint).
@@ -366,10 +423,11 @@ class StoriesMixin:
                 sa.func.max(sa.case((active_pin, stories.c.pinned_at), else_=None)),
                 sa.func.min(sa.case((active_pin, stories.c.pin_until), else_=None)),
             ).where(live)).one()
-            hidden = conn.execute(sa.select(stories.c.id).where(
-                live, stories.c.hidden.is_(True)).order_by(stories.c.id)).scalars().all()
-            pins = conn.execute(sa.select(stories.c.id, stories.c.pin_order, stories.c.pinned_at)
-                                .where(live, active_pin).order_by(stories.c.id)).all()
+            # sorted here: ORDER BY id makes SQLite walk the table in id order, row by row
+            hidden = sorted(conn.execute(sa.select(stories.c.id).where(
+                live, stories.c.hidden.is_(True))).scalars())
+            pins = sorted(conn.execute(sa.select(stories.c.id, stories.c.pin_order,
+                                                 stories.c.pinned_at).where(live, active_pin)))
             source_row = conn.execute(sa.select(sa.func.count(),
                                                 sa.func.max(sources.c.updated_at))).one()
             events = conn.execute(sa.select(sa.func.count()).select_from(copy_events)).scalar()
