@@ -34,7 +34,9 @@ from aggregator.models import (
     FeedData,
     Item,
     PollReport,
+    SelectRules,
     Source,
+    SourceDef,
     SourceKind,
     SourceOutcome,
     SourceStatus,
@@ -253,6 +255,12 @@ async def _follow(store: Store, config: Config, fetcher: Fetcher, source: Source
     known = store.known_guids(source.id, [k for k in keys.values() if k])
     todo = [e for e in entries if e.link and keys[e.link] not in known]
     todo = todo[: select.max_follow if select else 0]
+    return await follow_entries(fetcher, select, entries, todo)
+
+
+async def follow_entries(fetcher: Fetcher, select: SelectRules | None, entries: list[EntryData],
+                         todo: list[EntryData]) -> tuple[list[EntryData], list[str]]:
+    """Fetch the page each entry of ``todo`` links to, for its full text and details."""
     warnings: list[str] = []
 
     async def one(entry: EntryData) -> EntryData:
@@ -275,3 +283,61 @@ async def _follow(store: Store, config: Config, fetcher: Fetcher, source: Source
     followed = {id(e): r for e, r in zip(todo, await asyncio.gather(*(one(e) for e in todo)),
                                           strict=True)}
     return [followed.get(id(e), e) for e in entries], warnings
+
+
+# -- "check now": what a source would give, nothing stored ------------------------------------
+
+#: entries shown by a preview, and linked pages it follows (html sources)
+PREVIEW_ITEMS = 25
+PREVIEW_FOLLOW = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePreview:
+    """What one fetch of a source would store (nothing was stored)."""
+
+    url: str
+    items: tuple[Item, ...] = ()
+    analyses: tuple[Analysis, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    total: int = 0
+
+
+def preview(config: Config, definition: SourceDef, *, rules: TagRules | None = None,
+            offline: bool = False, clock: Clock = utcnow) -> SourcePreview:
+    """Fetch and parse ``definition`` as a poll would, and store nothing.
+
+    The way to get an html source's selectors right: the editor sees the entries,
+    their dates, summaries and tags. Address rules and limits are the poll's.
+    """
+    rules = rules or compile_rules(config.tags, path=config.path)
+    return asyncio.run(_preview(config, definition, rules,
+                                snapshot_dirs(config) if offline else None, clock))
+
+
+async def _preview(config: Config, definition: SourceDef, rules: TagRules,
+                   offline_dirs: list[Path] | None, clock: Clock) -> SourcePreview:
+    fc = config.fetch
+    try:
+        async with Fetcher(fc, offline=offline_dirs) as fetcher:
+            response = await fetcher.fetch(definition.url)
+            feed = parse_document(definition, response.url, response.content, response.headers,
+                                  max_items=fc.max_items_per_fetch)
+            warnings = list(feed.warnings)
+            entries = list(feed.entries)
+            select = definition.select
+            if definition.kind is SourceKind.HTML and select is not None and select.follow:
+                todo = [e for e in entries if e.link][:PREVIEW_FOLLOW]
+                entries, more = await follow_entries(fetcher, select, entries, todo)
+                warnings += more
+                warnings.append(f"linked pages followed for the first {len(todo)} entries "
+                                "only (a poll follows up to max_follow)")
+            feed = replace(feed, entries=tuple(entries))
+    except SourceError as e:
+        return SourcePreview(definition.url, error=policy.one_line(str(e)))
+    items = normalize_entries(definition, feed, now=clock(),
+                              host_aliases=config.sources.host_aliases)
+    shown = items[:PREVIEW_ITEMS]
+    return SourcePreview(response.url, tuple(shown), tuple(analyze(i, rules) for i in shown),
+                         tuple(warnings), None, len(items))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 
@@ -33,6 +34,7 @@ from aggregator.models import (
     PollReport,
     PublishReport,
     Source,
+    SourceDef,
     SourceKind,
     SourceOutcome,
     Story,
@@ -40,6 +42,9 @@ from aggregator.models import (
 )
 from aggregator.store import Reason, Store, SyncReport
 from aggregator.tagging import TagRules, compile_rules
+
+if TYPE_CHECKING:
+    from aggregator.pipeline import SourcePreview
 
 SECRET_FILE = "secret_key"
 
@@ -305,6 +310,49 @@ class Service:
     def split(self, copy: str) -> Story:
         return self.store.split_copy(copy, self.clock())
 
+    def edit_story_tag(self, story_id: str, tag: str, *, add: bool,
+                       by: str | None = None) -> Story:
+        """An editor adds a tag to a story, or takes one away (kept over re-tagging)."""
+        from aggregator.config import TAG_RE
+
+        if not TAG_RE.match(tag):
+            raise UsageError(f"{tag!r} is not a tag (tags look like migrant-smuggling or "
+                             "country:eg)")
+        return self.store.edit_story_tag(story_id, tag, add=add, by=by, now=self.clock())
+
+    # -- sources, from the editors' pages ----------------------------------------------
+
+    def preview_source(self, source: SourceDef | dict[str, object], *,
+                       offline: bool = False) -> SourcePreview:
+        """Fetch and parse a source (a stored one, or a form's entry) without storing it."""
+        from aggregator.config import source_from_dict
+        from aggregator.pipeline import preview
+
+        definition = source if isinstance(source, SourceDef) else source_from_dict(
+            {"id": "preview", **{k: v for k, v in source.items() if k != "id"}},
+            "the form", "source", "db")
+        return preview(self.config, definition, rules=self.rules, offline=offline,
+                       clock=self.clock)
+
+    def save_source(self, entry: dict[str, object], *, new: bool) -> Source:
+        """Add a source from a form, or change one that was added that way.
+
+        The entry is checked like a ``feeds/*.toml`` entry; its address like a fetch's
+        first request (no loopback, private or link-local host unless allow_private).
+        """
+        from aggregator.config import source_from_dict
+
+        definition = source_from_dict(entry, "the form", "source", "db")
+        check_public_address(definition.url, self.config.fetch.allow_private)
+        existing = self.store.find_source_by_url(definition.url)
+        if existing and existing.id != definition.id:
+            raise UsageError(f"{definition.url} is already a source: {existing.id}")
+        if new:
+            if any(s.id == definition.id for s in self.store.list_sources()):
+                raise UsageError(f"there is already a source {definition.id!r}")
+            return self.store.add_source(definition, self.clock())
+        return self.store.replace_source_definition(definition, self.clock())
+
     def tag_changes(self, rule: str | None = None) -> list[TagChange]:
         """Dry run: what the current rules would change in the stored copies' tags."""
         from aggregator.analyze import analyze
@@ -455,6 +503,30 @@ class Service:
                 "status": st.record.status if st.record else None,
                 "approval_needed": st.approval_needed, "deliveries": st.counts,
                 "subscribers": st.subscribers.get("active", 0)}
+
+
+def check_public_address(url: str, allow_private: bool) -> None:
+    """Refuse a URL whose host is (or resolves to) a loopback, private or link-local
+    address, as the fetcher would at its first request (DESIGN §4)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    from aggregator.fetch import refusal
+
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return  # unknown today: the fetch says so, and checks again at every request
+        addresses = [ipaddress.ip_address(i[4][0]) for i in infos]
+    for ip in addresses:
+        why = refusal(ip, allow_private)
+        if why:
+            raise UsageError(f"{url}: {host} is {why}")
 
 
 def _parse_time(value: str | None) -> datetime | None:

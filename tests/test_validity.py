@@ -103,7 +103,9 @@ class Site:
     @cached_property
     def pages(self) -> list[Path]:
         numbered = sorted((self.root / "page").glob("*.html"), key=lambda p: int(p.stem))
-        return [self.root / "index.html", *numbered, self.root / "tags" / "index.html"]
+        return [self.root / "index.html", *numbered, self.root / "tags" / "index.html",
+                self.root / "digests" / "index.html",
+                *sorted((self.root / "digests").glob("2*.html"))]
 
     def load_json(self, path: Path) -> Any:
         if path not in self._json:

@@ -129,6 +129,31 @@ class Digests:
             sent = True
         return AddResult(sub, changed, sent)
 
+    #: a confirmation is sent again to the same address after this long at the earliest
+    RESEND_CONFIRMATION = timedelta(hours=1)
+
+    def subscribe(self, address: str, *, tags: Sequence[str] | str = ()) -> None:
+        """The public form: a pending subscription and its confirmation email.
+
+        Says nothing about what was there before: an active subscriber gets nothing
+        (their topics are changed through their own preferences link), and a pending
+        one gets the confirmation again only after ``RESEND_CONFIRMATION``.
+        """
+        email = normalize_email(address)
+        topics = normalize_tags(tags)
+        now = self.clock()
+        try:
+            existing = self.store.get_subscriber(email)
+        except NotFoundError:
+            existing = None
+        if existing is not None and existing.status == "active":
+            return
+        if (existing is not None and existing.status == "pending"
+                and existing.confirm_sent_at is not None
+                and now - existing.confirm_sent_at < self.RESEND_CONFIRMATION):
+            return
+        self.add(email, tags=topics, origin="web")
+
     def import_csv(self, path: str | Path, *, confirmed: bool = False) -> ImportReport:
         path = Path(path)
         try:
@@ -152,6 +177,9 @@ class Digests:
 
     def remove(self, address: str) -> Subscriber:
         return self.store.remove_subscriber(address.strip())
+
+    def remove_id(self, sub_id: int) -> Subscriber:
+        return self.store.remove_subscriber(sub_id)
 
     def list(self, *, status: str | None = None, search: str | None = None) -> list[Subscriber]:
         return self.store.list_subscribers(status=status, search=search)
@@ -323,12 +351,11 @@ class Digests:
         """``output/digests/<period>.html``: the digest with no subscriber's data."""
         from aggregator.publish.writer import OutputWriter, publish_lock
 
-        rendered = render.render_digest(self.config, build.view_for(record.content),
-                                        public=True)
+        page = render.public_copy(self.config, record.content)
         with publish_lock(self.config.storage.data_dir / "publish.lock"):
             writer = OutputWriter(self.config.output.dir)
             name = f"digests/{record.period}.html"
-            writer.write(name, rendered.html.encode("utf-8"))
+            writer.write(name, page)
         return writer.path_for(name)
 
     def send(self, period: str | None = None, *, owner: str | None = None,

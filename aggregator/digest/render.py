@@ -95,6 +95,13 @@ def render_digest(config: Config, view: DigestView, *, public: bool = False) -> 
     return Rendered(subject_for(config, view), _inliner().inline(html), text)
 
 
+def public_copy(config: Config, content: dict[str, Any]) -> bytes:
+    """The page ``output/digests/<period>.html``: the digest with no subscriber's data."""
+    from aggregator.digest.build import view_for
+
+    return render_digest(config, view_for(content), public=True).html.encode("utf-8")
+
+
 def personalize(rendered: Rendered, *, recipient: str, unsubscribe_url: str,
                 preferences_url: str) -> Rendered:
     """Put one subscriber's address and links where the placeholders are."""

@@ -30,7 +30,7 @@ from aggregator.models import PublishReport, Source, Story
 from aggregator.publish.calendar import render_calendar
 from aggregator.publish.entries import Feed, FeedSet, generation, record_key
 from aggregator.publish.feeds import FeedMeta, build_date
-from aggregator.publish.html import render_index, render_tag_index
+from aggregator.publish.html import render_digest_index, render_index, render_tag_index
 from aggregator.publish.opml import render_opml
 from aggregator.publish.writer import OutputWriter, publish_lock
 from aggregator.store import Store
@@ -38,6 +38,7 @@ from aggregator.store.ids import chunks
 
 MAIN_FEED_PATHS = {"rss": "feed.xml", "atom": "atom.xml", "json": "feed.json"}
 TAG_DIR = "tags"
+DIGEST_DIR = "digests"
 #: events in meetings.ics at most (newest first)
 MEETINGS_LIMIT = 500
 
@@ -107,7 +108,8 @@ def fingerprint(store: Store, config: Config, now: datetime) -> str:
     from aggregator import __version__
 
     parts: list[object] = [__version__, repr(config.site), repr(config.output),
-                           *store.publish_state(now)]
+                           repr(config.digest), *store.publish_state(now),
+                           [(d.period, d.status) for d in store.list_digests()]]
     if config.output.max_age_days:  # stories age out of the feeds day by day
         parts.append((now - timedelta(days=config.output.max_age_days)).date().isoformat())
     if config.site.templates and config.site.templates.is_dir():
@@ -201,11 +203,28 @@ def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter, 
     meetings = store.newest_event_stories(MEETINGS_LIMIT, now)
     writer.write("meetings.ics", render_calendar(site, meetings, limit=MEETINGS_LIMIT))
     writer.write("sources.opml", sources_opml(store, config, sources))
+    _digest_pages(store, config, writer, force=force)
     # after every file: a publish killed before this leaves the last record, whose
     # files it no longer matches where this one wrote
     store.set_state(record_key(writer.root), feeds.record())
     return PublishReport(written=tuple(writer.written), unchanged=tuple(writer.unchanged),
                          stories=len(main))
+
+
+def _digest_pages(store: Store, config: Config, writer: OutputWriter, *, force: bool) -> None:
+    """``digests/<period>.html`` for every digest, and ``digests/index.html`` listing them.
+
+    A digest's content is frozen, so its page is rendered only when it is missing (the
+    sender writes it when the digest is made) or on ``publish --force``.
+    """
+    from aggregator.digest.render import public_copy
+
+    records = store.list_digests()
+    for record in records:
+        name = f"{DIGEST_DIR}/{record.period}.html"
+        if force or not writer.path_for(name).is_file():
+            writer.write(name, public_copy(config, record.content))
+    writer.write(f"{DIGEST_DIR}/index.html", render_digest_index(config, records))
 
 
 def _fetch(store: Store, ids: list[str], now: datetime) -> list[Story]:

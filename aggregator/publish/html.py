@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aggregator import __version__
 from aggregator.config import Config
-from aggregator.models import Story
+from aggregator.models import DigestRecord, Story
 from aggregator.publish.feeds import MAIN_FEED_LINKS, build_date
 from aggregator.templating import environment
 
@@ -47,6 +47,21 @@ def render_tag_index(config: Config, feeds: Sequence[TagFeed]) -> bytes:
     html = env.get_template("site/tags.html").render(
         site=config.site,
         groups=[(title, found) for title, found in groups if found],
+        feeds=MAIN_FEED_LINKS,
+        version=__version__,
+        updated=None,
+    )
+    return html.encode("utf-8")
+
+
+def render_digest_index(config: Config, records: Sequence[DigestRecord]) -> bytes:
+    """``digests/index.html``: every digest, newest first, and where to subscribe."""
+    env = environment(config.site.templates)
+    html = env.get_template("site/digests.html").render(
+        site=config.site,
+        digests=records,
+        title=config.digest.title,
+        subscribe_url=config.web_url + "subscribe",
         feeds=MAIN_FEED_LINKS,
         version=__version__,
         updated=None,

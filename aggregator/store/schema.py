@@ -296,3 +296,16 @@ audit_log = sa.Table(
     sa.Column("target", sa.Text, nullable=False, server_default=""),
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
 )
+
+# -- editors' corrections to a story's tags ------------------------------------------------
+
+story_tag_edits = sa.Table(
+    "story_tag_edits",
+    metadata,
+    sa.Column("story_id", sa.String(16), primary_key=True),
+    sa.Column("tag", sa.String(96), primary_key=True),
+    # "add": the story has the tag whatever its copies say; "remove": it has not
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("by", sa.Text),
+    sa.Column("at", UTCDateTime, nullable=False),
+)

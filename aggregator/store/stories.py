@@ -36,6 +36,7 @@ from aggregator.store.schema import (
     copy_tags,
     sources,
     stories,
+    story_tag_edits,
     story_tags,
 )
 
@@ -493,11 +494,20 @@ class StoriesMixin:
                    .join(copy_tags, copy_tags.c.copy_id == copies.c.id))
         by_source = (sa.select(copies.c.story_id, sources.c.tags)
                      .join(sources, sources.c.id == copies.c.source_id))
+        edits = sa.select(story_tag_edits.c.story_id, story_tag_edits.c.tag,
+                          story_tag_edits.c.action)
         for chunk in chunks(story_ids):
             for sid, tag in conn.execute(by_rule.where(copies.c.story_id.in_(chunk))):
                 out.setdefault(sid, set()).add(tag)
             for sid, source_tags in conn.execute(by_source.where(copies.c.story_id.in_(chunk))):
                 out.setdefault(sid, set()).update(source_tags or ())
+            # an editor's word beats the rules' and the sources'
+            for sid, tag, action in conn.execute(edits.where(
+                    story_tag_edits.c.story_id.in_(chunk))):
+                if action == "add":
+                    out.setdefault(sid, set()).add(tag)
+                else:
+                    out.get(sid, set()).discard(tag)
         return out
 
     def _pooled_events(self, conn: sa.Connection, story_ids: list[str],
@@ -551,6 +561,12 @@ class StoriesMixin:
             for r in conn.execute(src):
                 out.extend(Reason(r.id, r.source_id, t, "source", r.source_id, "")
                            for t in r.tags or ())
+            edits = conn.execute(sa.select(story_tag_edits)
+                                 .where(story_tag_edits.c.story_id == story_id)).all()
+        removed = {e.tag for e in edits if e.action == "remove"}
+        out = [r for r in out if r.tag not in removed]
+        out.extend(Reason("", "", e.tag, "editor", e.by or "an editor", "")
+                   for e in edits if e.action == "add")
         return sorted(out, key=lambda x: (x.tag, x.rule != "source"))
 
     def event_text(self, story_id: str) -> str | None:

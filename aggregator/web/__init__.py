@@ -22,6 +22,7 @@ from flask import Blueprint, Flask, Response, jsonify
 
 from aggregator.config import Config
 from aggregator.web import auth
+from aggregator.web.editor import bp as editor_bp
 from aggregator.web.public import bp as public_bp
 from aggregator.web.static import bp as output_bp
 
@@ -64,6 +65,7 @@ def create_app(config: Config) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     auth.init_app(app)  # sessions, CSRF, /login, /logout
+    app.register_blueprint(editor_bp)  # /editor/...
     app.register_blueprint(output_bp)  # the catch-all: register other blueprints alongside
     app.after_request(_add_security_headers)  # also on auth's own pages
     return app

@@ -1,5 +1,5 @@
-"""The public subscription pages: confirm, unsubscribe (with RFC 8058 one-click),
-preferences. Every action is authorized by the signed token in the email's link
+"""The public subscription pages: subscribe, confirm, unsubscribe (with RFC 8058
+one-click), preferences. Every action is authorized by the signed token in the email's link
 (:mod:`aggregator.digest.tokens`), so these forms need no session or cookie.
 
 GET never changes anything (mail scanners open links); each page shows a button
@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, request, url_for
 from aggregator.digest import Digests
 from aggregator.digest.tokens import BadToken
 from aggregator.errors import UsageError
-from aggregator.web.auth import csrf_exempt
+from aggregator.web.auth import RateLimiter, csrf_exempt
 
 bp = Blueprint("public", __name__)
 
@@ -45,6 +45,48 @@ def _token() -> str:
 def _refused(e: UsageError) -> tuple[str, int]:
     return _page("message", 400, heading="This link does not work", message=str(e).capitalize()
                  + ". Links in our emails are personal; ask for a new one by subscribing again.")
+
+
+#: subscribe attempts per client address, and confirmation emails per address
+SUBSCRIBE_PER_CLIENT = (5, 3600.0)
+
+
+def _subscribe_limiter() -> RateLimiter:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limiter = app.extensions.get("aggregator.subscribe_limiter")
+    if limiter is None:
+        limiter = app.extensions.setdefault("aggregator.subscribe_limiter",
+                                            RateLimiter(*SUBSCRIBE_PER_CLIENT))
+    return limiter
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe() -> tuple[str, int]:
+    """Double opt-in: the form sends a confirmation email; nothing else happens here.
+
+    The answer is the same whether the address is new, pending or subscribed (the
+    form must not tell who subscribes), and mail goes out at most once an hour per
+    address and five times an hour per client, so the form cannot mail-bomb anyone.
+    """
+    from aggregator.publish import tag_label
+    from aggregator.web.auth import csrf_token
+
+    d = digests()
+    topics = [(t, tag_label(t)) for t in d.sections]
+    if request.method == "GET":
+        return _page("subscribe", topics=topics, csrf_token=csrf_token(), error=None)
+    address = (request.form.get("email") or "").strip()
+    chosen = [t for t in request.form.getlist("topic") if t in d.sections]
+    if _subscribe_limiter().hit(request.remote_addr or "unknown") is not None:
+        return _page("message", 429, heading="Too many requests",
+                     message="Please try again in an hour.")
+    try:
+        d.subscribe(address, tags=chosen)
+    except UsageError as e:
+        return _page("subscribe", 400, topics=topics, csrf_token=csrf_token(), error=str(e))
+    return _page("message", heading="Check your inbox",
+                 message=f"If {address} can receive mail, a message with a confirmation link "
+                         "is on its way. The subscription starts when you open it.")
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
