@@ -289,3 +289,135 @@ def test_item_content_is_sanitized_and_text_escaped(app: Any,
     page = editor[0].get(f"/editor/stories/{sid}").data.decode()
     assert '<script>alert("x")</script>' not in page
     assert "&lt;script&gt;" in page
+
+
+POST_ROUTES = [("/editor/publish", False), ("/editor/stories/{sid}/pin", False),
+               ("/editor/stories/{sid}/unpin", False), ("/editor/stories/{sid}/hide", False),
+               ("/editor/stories/{sid}/unhide", False), ("/editor/stories/{sid}/tags", False),
+               ("/editor/stories/{sid}/merge", False), ("/editor/copies/x/split", False),
+               ("/editor/digest/approve", False), ("/editor/digest/test", False),
+               ("/editor/sources/new", True), ("/editor/sources/unodc-stories", True),
+               ("/editor/sources/unodc-stories/disable", True),
+               ("/editor/sources/unodc-stories/check", True),
+               ("/editor/subscribers", True), ("/editor/subscribers/1/remove", True)]
+
+
+@pytest.mark.parametrize(("route", "admin_only"), POST_ROUTES)
+def test_every_action_refuses_anonymous_and_admin_ones_refuse_editors(
+        app: Any, editor: tuple[FlaskClient, str], route: str, admin_only: bool) -> None:
+    path = route.format(sid=a_story(app))
+    anonymous = app.test_client()
+    token = csrf_of(anonymous.get("/login").data)  # a valid token, but no login
+    r = anonymous.post(path, data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    client, editor_token = editor
+    if admin_only:
+        assert client.post(path, data={"csrf_token": editor_token}).status_code == 403
+    # and nothing changed for it
+    from aggregator.web.context import get_service
+
+    assert get_service(app).store.get_source("unodc-stories").enabled
+
+
+def test_subscribe_form_is_rate_limited_per_client_and_per_address(app: Any,
+                                                                   app_dir: Path) -> None:
+    client = app.test_client()
+    token = csrf_of(client.get("/subscribe").data)
+    for _ in range(3):  # the same address three times: one confirmation email
+        r = client.post("/subscribe", data={"csrf_token": token, "email": "x@example.org"})
+        assert r.status_code == 200 and b"Check your inbox" in r.data
+    assert len(list((app_dir / "var" / "outbox").glob("confirm.*.eml"))) == 1
+    r = client.post("/subscribe", data={"csrf_token": token, "email": "y@example.org"})
+    assert r.status_code == 200
+    r = client.post("/subscribe", data={"csrf_token": token, "email": "z@example.org"})
+    assert r.status_code == 200
+    r = client.post("/subscribe", data={"csrf_token": token, "email": "w@example.org"})
+    assert r.status_code == 429  # the sixth try from this client within the hour
+    assert len(list((app_dir / "var" / "outbox").glob("confirm.*.eml"))) == 3
+    bad = app.test_client()
+    t2 = csrf_of(bad.get("/subscribe").data)
+    r = bad.post("/subscribe", data={"csrf_token": t2, "email": "not an address"},
+                 environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert r.status_code == 400 and b"not a valid email address" in r.data
+    assert bad.post("/subscribe", data={"email": "v@example.org"},
+                    environ_base={"REMOTE_ADDR": "10.9.9.8"}).status_code == 400  # no CSRF
+
+
+def test_editor_pages_pass_the_nu_html_checker(app: Any, admin: tuple[FlaskClient, str],
+                                               tmp_path: Path) -> None:
+    from tests import vnu
+
+    vnu.require_vnu()
+    client, token = admin
+    sid = a_story(app)
+    pages = {
+        "dashboard": client.get("/editor/").data,
+        "stories": client.get("/editor/stories?q=migrant&state=all").data,
+        "story": client.get(f"/editor/stories/{sid}").data,
+        "sources": client.get("/editor/sources").data,
+        "source-new": client.get("/editor/sources/new").data,
+        "source-check": client.post("/editor/sources/unodc-stories/check",
+                                    data={"csrf_token": token}).data,
+        "digest": client.get("/editor/digest").data,
+        "subscribers": client.get("/editor/subscribers").data,
+        "audit": client.get("/editor/audit").data,
+        "subscribe": client.get("/subscribe").data,
+    }
+    files = []
+    for name, body in pages.items():
+        path = tmp_path / f"{name}.html"
+        path.write_bytes(body)
+        files.append(path)
+    messages = vnu.check_html(files)
+    assert not messages, "\n".join(m.format(tmp_path) for m in messages)
+
+
+LISTING = b"""<!DOCTYPE html><html lang="en"><head><title>News</title></head><body>
+<div class="entry"><h3><a href="/news/one.html">Smugglers arrested in Libya after boat capsized</a></h3>
+<span class="date">20 November 2026</span><p class="teaser">Police in Tripoli arrested four men.</p></div>
+<div class="entry"><h3><a href="/news/two.html">Workshop on migrant smuggling in Cairo</a></h3>
+<span class="date">18 November 2026</span><p class="teaser">Prosecutors met in Cairo, Egypt.</p></div>
+</body></html>"""
+
+
+def test_check_previews_an_html_source_and_stores_nothing(polled: Path, tmp_path: Path) -> None:
+    """The way to get selectors right: the form's values, fetched and parsed, not saved."""
+    import shutil
+
+    from tests.httpserver import HTTPTestServer, static
+
+    project = tmp_path / "project"
+    shutil.copytree(polled, project)
+    text = (project / "config.toml").read_text().replace("[fetch]\n",
+                                                        "[fetch]\nallow_private = true\n", 1)
+    (project / "config.toml").write_text(text)
+    with HTTPTestServer() as server, Service.open(project / "config.toml") as svc:
+        server.route("/news/", static(LISTING, content_type="text/html; charset=utf-8"))
+        application = create_app(svc.config)
+        client = application.test_client()
+        token = login(client, "ada")
+        form = {"csrf_token": token, "id": "local-news", "url": server.url("/news/"),
+                "kind": "html", "title": "Local news", "select_item": "div.entry",
+                "select_title": "h3 a", "select_link": "h3 a", "select_date": "span.date",
+                "select_summary": "p.teaser", "do": "check"}
+        r = client.post("/editor/sources/new", data=form)
+        page = r.data.decode()
+        assert r.status_code == 200, page[:500]
+        assert "2 entries from" in page
+        assert "Smugglers arrested in Libya after boat capsized" in page
+        assert "2026-11-20" in page and "country:ly" in page
+        before = len(svc.list_sources())
+        assert svc.store.find_source_by_url(server.url("/news/")) is None
+        # a wrong item selector shows nothing, and says where to look
+        r = client.post("/editor/sources/new", data={**form, "select_item": "li.nope"})
+        assert b"matches the item selector &#39;li.nope&#39;" in r.data
+        # then saving it makes a source (the next poll fetches it)
+        r = client.post("/editor/sources/new", data={**form, "do": "save"})
+        assert r.status_code == 303
+        assert len(svc.list_sources()) == before + 1
+        saved = svc.store.get_source("local-news")
+        assert saved.definition.select is not None and saved.definition.select.item == "div.entry"
+        # and editing it (it was added here) is allowed
+        r = client.post("/editor/sources/local-news", data={**form, "title": "Local", "do": "save"})
+        assert r.status_code == 303 and svc.store.get_source("local-news").definition.title == \
+            "Local"
