@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--force", action="store_true",
                      help="render everything even if nothing changed since the last publish")
 
+    wk = sub.add_parser("worker", help="run unattended: poll when due, publish after changes, "
+                        "send the digest on its schedule (stops on SIGTERM/SIGINT)")
+    wk.add_argument("--offline", action="store_true", help="serve from feeds/snapshots/")
+    wk.add_argument("--log-format", choices=("text", "json"), default="text",
+                    help="one line per event: text (default) or JSON for machines")
+    wk.add_argument("--name", help="this worker's name: its job store in the data folder "
+                    "(default: the host name)")
+
     serve = sub.add_parser("serve", help="serve output/ over HTTP (ETag, 304, gzip) and /healthz")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (8080)")
@@ -171,6 +179,12 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         _print_poll(polled, out)
     elif cmd == "publish":
         _print_publish(service.publish(force=args.force), service, out)
+    elif cmd == "worker":
+        from aggregator.worker import Worker, configure_logging
+
+        configure_logging(args.log_format, args.verbose)
+        return Worker(service, name=args.name, offline=args.offline,
+                      log_format=args.log_format).run()
     elif cmd == "serve":
         from aggregator.web import serve
 

@@ -139,6 +139,16 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class WorkerConfig:
+    #: how often the worker looks for sources that are due
+    tick: float = 30.0
+    #: a publish waits this long after the last change (a burst of polls makes one)
+    publish_delay: float = 10.0
+    #: a worker that was down at the digest's time still sends it this long after
+    digest_grace: float = 6 * 3600.0
+
+
+@dataclass(frozen=True)
 class WebConfig:
     secret_env: str = "AGGREGATOR_SECRET_KEY"
     #: the public base URL of `aggregator serve` (subscription pages); default [site] url
@@ -159,6 +169,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
 
     @property
     def root(self) -> Path:
@@ -509,7 +520,8 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
     t = top.table("digest")
 
     def clock(v: object) -> str:
-        if not isinstance(v, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+        if not isinstance(v, str) or not re.fullmatch(
+                r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?", v):
             raise ValueError("a time of day such as \"08:00\"")
         return v
 
@@ -560,9 +572,20 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
                     url=t.get("url", None, _base_url, "an http:// or https:// URL"))
     t.finish()
 
+    t = top.table("worker")
+    worker = WorkerConfig(
+        tick=t.duration("tick", WorkerConfig.tick),
+        publish_delay=t.duration("publish_delay", WorkerConfig.publish_delay),
+        digest_grace=t.duration("digest_grace", WorkerConfig.digest_grace),
+    )
+    if worker.tick <= 0:
+        raise ConfigError(path, "[worker] tick", "expected a duration above zero, got 0")
+    t.finish()
+
     top.finish()
     return Config(path=path, site=site, storage=storage, sources=sources, fetch=fetch,
-                  output=output, tags=tags, dedupe=dedupe, digest=digest, email=email, web=web)
+                  output=output, tags=tags, dedupe=dedupe, digest=digest, email=email, web=web,
+                  worker=worker)
 
 
 # -- source files -----------------------------------------------------------------------

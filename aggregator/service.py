@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -190,7 +191,8 @@ class Service:
                                     clock=self.clock, topics=self.rules.names)
         return self._digests
 
-    def send_digest_if_due(self) -> tuple[SendReport | None, str | None]:
+    def send_digest_if_due(self, *, stop: threading.Event | None = None
+                           ) -> tuple[SendReport | None, str | None]:
         """What a cycle does about the digest: send it when due (and approved)."""
         digests = self.digests
         if not digests.is_due():
@@ -199,7 +201,7 @@ class Service:
         record = self.store.get_digest(period)
         if self.config.digest.approval and (record is None or record.approved_at is None):
             return None, "awaiting-approval"
-        return digests.send(period), None
+        return digests.send(period, stop=stop), None
 
     # -- sources ---------------------------------------------------------------------
 

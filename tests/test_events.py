@@ -102,9 +102,15 @@ def test_recorded_page(name: str) -> None:
     assert (found.event if found else None) == expected
 
 
+def _seed() -> str:
+    if not SEED.is_file():
+        pytest.skip(f"no seed page at {SEED} (the shared folder beside the repo)")
+    return SEED.read_text(encoding="utf-8")
+
+
 def test_seed_page_as_paragraphs() -> None:
     """The project's seed page, each line a paragraph: 23-25 March 2009 in Cairo, Egypt."""
-    lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line.strip() for line in _seed().splitlines() if line.strip()]
     html = "".join(f"<p>{line}</p>" for line in lines[1:])
     found = extract_event(lines[0], html, published=datetime(2009, 3, 26, tzinfo=UTC))
     assert found is not None
@@ -114,7 +120,7 @@ def test_seed_page_as_paragraphs() -> None:
 
 
 def test_seed_page_as_plain_text() -> None:
-    text = SEED.read_text(encoding="utf-8")
+    text = _seed()
     found = extract_event(text.splitlines()[0], text, published=datetime(2009, 3, 26, tzinfo=UTC))
     assert found is not None and found.event.start == date(2009, 3, 23)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -359,11 +360,14 @@ class Digests:
         return writer.path_for(name)
 
     def send(self, period: str | None = None, *, owner: str | None = None,
-             resend_unknown: bool = False, transport: Transport | None = None) -> SendReport:
+             resend_unknown: bool = False, transport: Transport | None = None,
+             stop: threading.Event | None = None) -> SendReport:
         """Send the period's digest to every active subscriber who has not had it.
 
         Safe to run again after a crash, and at the same time in several processes:
-        each delivery is claimed before it is sent and marked after.
+        each delivery is claimed before it is sent and marked after. ``stop`` (set by
+        the worker on SIGTERM) ends the run after the message in hand; what was
+        claimed and not sent is given back.
         """
         period = period or self.current_period()
         now = self.clock()
@@ -392,14 +396,15 @@ class Digests:
             self.store.requeue_unknown(record.id, self.clock())
         connections = self.config.email.smtp.connections
         if transport is not None or self.config.email.transport != "smtp" or connections == 1:
-            sender = _Sender(self, record, owner, transport or transport_for(self.config))
+            sender = _Sender(self, record, owner, transport or transport_for(self.config),
+                             stop=stop)
             return sender.run(created=created)
         # several connections at once: each a sender of its own, coordinated by the same
         # claims that keep separate processes apart
         from concurrent.futures import ThreadPoolExecutor
 
         senders = [_Sender(self, record, f"{owner}/{i}", transport_for(self.config),
-                           share=1 / connections) for i in range(connections)]
+                           share=1 / connections, stop=stop) for i in range(connections)]
         with ThreadPoolExecutor(max_workers=connections) as pool:
             reports = list(pool.map(lambda s: s.run(created=created), senders))
         return _combine(reports, self.store.delivery_counts(record.id))
@@ -459,7 +464,8 @@ class _Sender:
     """One run of sending one digest: claim a batch, send each, mark each."""
 
     def __init__(self, digests: Digests, record: DigestRecord, owner: str,
-                 transport: Transport, *, share: float = 1.0) -> None:
+                 transport: Transport, *, share: float = 1.0,
+                 stop: threading.Event | None = None) -> None:
         self.d = digests
         self.config = digests.config
         self.store = digests.store
@@ -475,6 +481,7 @@ class _Sender:
         self.last_send = 0.0
         #: this sender's part of [email.smtp] rate (several send at once)
         self.share = share
+        self.stop = stop or threading.Event()
         #: deliveries given back after a temporary refusal: not again in this run
         self.deferred: set[int] = set()
 
@@ -496,7 +503,7 @@ class _Sender:
         store.settle_expired(rid, now)
         store.create_deliveries(rid, now)
         try:
-            while True:
+            while not self.stop.is_set():
                 now = self.d.clock()
                 batch = store.claim_deliveries(rid, self.owner, now, self.lease, CLAIM_BATCH,
                                                exclude=sorted(self.deferred))
@@ -504,6 +511,8 @@ class _Sender:
                     break
                 started = time.monotonic()
                 for delivery in batch:
+                    if self.stop.is_set():
+                        break  # the rest of the batch is given back below
                     self._deliver(delivery)
                     if time.monotonic() - started > self.lease.total_seconds() / 3:
                         store.renew_lease(rid, self.owner, self.d.clock(), self.lease)

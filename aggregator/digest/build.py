@@ -54,8 +54,9 @@ def scheduled_at(period: str, config: DigestConfig) -> datetime:
     year, _, week = period.partition("-W")
     weekday = WEEKDAYS.index(config.weekday) + 1
     day = date.fromisocalendar(int(year), int(week), weekday)
-    hour, minute = (int(x) for x in config.time.split(":"))
-    return datetime.combine(day, time(hour, minute), ZoneInfo(config.timezone)).astimezone(UTC)
+    hour, minute, *second = (int(x) for x in config.time.split(":"))
+    return datetime.combine(day, time(hour, minute, second[0] if second else 0),
+                            ZoneInfo(config.timezone)).astimezone(UTC)
 
 
 def is_due(now: datetime, config: DigestConfig, *, any_digest: bool, period_done: bool) -> bool:
