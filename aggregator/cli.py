@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("enable", "poll this source again"), ("disable", "stop polling it")):
         sp = ssub.add_parser(name, help=text)
         sp.add_argument("id")
+    sc = ssub.add_parser("check", help="fetch a source now and explain each step; stores "
+                         "nothing")
+    sc.add_argument("id")
+    sc.add_argument("--offline", action="store_true", help="from feeds/snapshots/")
+    sc.add_argument("--json", action="store_true")
     ssub.add_parser("export-opml", help="print the sources as OPML (what sources.opml holds)")
     si = ssub.add_parser("import-opml", help="add the feeds of an OPML file from any feed reader")
     si.add_argument("file")
@@ -354,6 +359,8 @@ def _sources(service: Service, args: argparse.Namespace, out: TextIO) -> int:
     elif args.action in ("enable", "disable"):
         src = service.set_enabled(args.id, args.action == "enable")
         print(f"{src.id}: {'enabled' if src.enabled else 'disabled'}", file=out)
+    elif args.action == "check":
+        return _check(service, args, out)
     elif args.action == "export-opml":
         out.write(service.export_opml().decode("utf-8"))
     elif args.action == "import-opml":
@@ -363,6 +370,35 @@ def _sources(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         print(f"Added {len(added)} source{'s' if len(added) != 1 else ''}; "
               f"{skipped} already present.", file=out)
     return 0
+
+
+def _check(service: Service, args: argparse.Namespace, out: TextIO) -> int:
+    """``sources check ID``: what a poll would do, step by step; exit 1 if it fails."""
+    source = service.store.get_source(args.id)
+    preview = service.preview_source(source.definition, offline=args.offline)
+    if args.json:
+        _dump({"id": source.id, "url": preview.url, "error": preview.error,
+               "steps": list(preview.steps), "warnings": list(preview.warnings),
+               "items": preview.total,
+               "shown": [{"title": i.title, "url": i.url, "published": _iso(i.published),
+                          "tags": [t.tag for t in a.tags],
+                          "event": None if a.event is None else a.event.start.isoformat()}
+                         for i, a in zip(preview.items, preview.analyses, strict=True)]}, out)
+        return 1 if preview.error else 0
+    print(f"{source.id}: {source.status.value}, {source.error_count} errors in a row"
+          + (f", last: {source.last_error}" if source.last_error else "")
+          + (f"; next poll {_short(source.next_poll_at)}" if source.next_poll_at else ""),
+          file=out)
+    for step in preview.steps:
+        print(f"  {step}", file=out)
+    for w in preview.warnings:
+        print(f"  warning: {w}", file=out)
+    if preview.items:
+        _table(out, ("DATE", "TITLE", "TAGS"),
+               [(_short(i.published)[:10] or "-", _clip(i.title, 60),
+                 ",".join(t.tag for t in a.tags if not t.tag.startswith("org:")))
+                for i, a in zip(preview.items, preview.analyses, strict=True)])
+    return 1 if preview.error else 0
 
 
 # -- items ------------------------------------------------------------------------------
