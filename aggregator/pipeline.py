@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ from aggregator.models import (
     FeedData,
     Item,
     PollReport,
+    Response,
     SelectRules,
     Source,
     SourceDef,
@@ -302,6 +304,8 @@ class SourcePreview:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     total: int = 0
+    #: what happened, step by step (request, response, parse, items), for people
+    steps: tuple[str, ...] = ()
 
 
 def preview(config: Config, definition: SourceDef, *, rules: TagRules | None = None,
@@ -319,25 +323,61 @@ def preview(config: Config, definition: SourceDef, *, rules: TagRules | None = N
 async def _preview(config: Config, definition: SourceDef, rules: TagRules,
                    offline_dirs: list[Path] | None, clock: Clock) -> SourcePreview:
     fc = config.fetch
+    steps = [f"request: GET {definition.url}" + (" (from the offline snapshots)"
+                                                  if offline_dirs else "")]
+    stage = "request"
     try:
         async with Fetcher(fc, offline=offline_dirs) as fetcher:
+            started = time.monotonic()
             response = await fetcher.fetch(definition.url)
+            stage = "parse"
+            steps.append(_describe_response(response, time.monotonic() - started))
             feed = parse_document(definition, response.url, response.content, response.headers,
                                   max_items=fc.max_items_per_fetch)
+            steps.append(f"parse: {feed.format}, {len(feed.entries)} "
+                         f"{'entry' if len(feed.entries) == 1 else 'entries'}"
+                         + (f", titled {feed.title!r}" if feed.title else "")
+                         + (f"; the publisher asks for at most one poll every {feed.ttl:g} s"
+                            if feed.ttl else ""))
             warnings = list(feed.warnings)
             entries = list(feed.entries)
             select = definition.select
             if definition.kind is SourceKind.HTML and select is not None and select.follow:
+                stage = "follow"
                 todo = [e for e in entries if e.link][:PREVIEW_FOLLOW]
                 entries, more = await follow_entries(fetcher, select, entries, todo)
                 warnings += more
-                warnings.append(f"linked pages followed for the first {len(todo)} entries "
-                                "only (a poll follows up to max_follow)")
+                steps.append(f"follow: fetched the linked page of the first {len(todo)} "
+                             "entries (a poll follows up to max_follow)")
             feed = replace(feed, entries=tuple(entries))
     except SourceError as e:
-        return SourcePreview(definition.url, error=policy.one_line(str(e)))
+        steps.append(f"{stage}: failed: {policy.one_line(str(e))}")
+        return SourcePreview(definition.url, error=policy.one_line(str(e)), steps=tuple(steps))
     items = normalize_entries(definition, feed, now=clock(),
                               host_aliases=config.sources.host_aliases)
     shown = items[:PREVIEW_ITEMS]
-    return SourcePreview(response.url, tuple(shown), tuple(analyze(i, rules) for i in shown),
-                         tuple(warnings), None, len(items))
+    analyses = tuple(analyze(i, rules) for i in shown)
+    undated = sum(1 for i in items if i.published is None)
+    tagged = sum(1 for a in analyses if any(not t.rule.startswith("source") for t in a.tags))
+    steps.append(f"items: {len(items)} kept (at most {fc.max_items_per_fetch} a fetch)"
+                 + (f", {undated} without a date (they take the time they are first seen)"
+                    if undated else "")
+                 + f"; {tagged} of the first {len(shown)} tagged by the rules"
+                 + f"; {sum(1 for a in analyses if a.event)} announcing a meeting")
+    return SourcePreview(response.url, tuple(shown), analyses, tuple(warnings), None,
+                         len(items), tuple(steps))
+
+
+def _describe_response(response: Response, seconds: float) -> str:
+    h = response.headers
+    parts = [f"response: {response.status} from {response.url}",
+             h.get("content-type") or "no Content-Type",
+             f"{len(response.content):,} bytes after decompression", f"{seconds:.2f} s"]
+    if response.permanent_redirect:
+        parts.append(f"moved permanently to {response.permanent_redirect}")
+    validators = [name for name in ("etag", "last-modified") if h.get(name)]
+    parts.append("conditional requests possible (" + ", ".join(validators) + ")"
+                 if validators else "no ETag or Last-Modified: every poll downloads it whole")
+    if h.get("cache-control"):
+        parts.append(f"Cache-Control: {h['cache-control']}")
+    return "; ".join(parts)
