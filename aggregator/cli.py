@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--force", action="store_true",
                      help="render everything even if nothing changed since the last publish")
 
+    sub.add_parser("prune", help="remove stories older than [storage] retention_days "
+                   "(pinned ones kept), with their copies; old delivery records too")
+
     wk = sub.add_parser("worker", help="run unattended: poll when due, publish after changes, "
                         "send the digest on its schedule (stops on SIGTERM/SIGINT)")
     wk.add_argument("--offline", action="store_true", help="serve from feeds/snapshots/")
@@ -184,6 +187,15 @@ def dispatch(service: Service, args: argparse.Namespace, out: TextIO) -> int:
         _print_poll(polled, out)
     elif cmd == "publish":
         _print_publish(service.publish(force=args.force), service, out)
+    elif cmd == "prune":
+        pruned = service.prune()
+        days = service.config.storage.retention_days
+        if not days:
+            print("Retention is off ([storage] retention_days = 0): nothing pruned.", file=out)
+        else:
+            print(f"Pruned {pruned.stories} stories older than {days} days "
+                  f"({pruned.copies} copies) and {pruned.deliveries} delivery records.",
+                  file=out)
     elif cmd == "worker":
         from aggregator.worker import Worker, configure_logging
 

@@ -49,6 +49,8 @@ class SiteConfig:
 class StorageConfig:
     url: str = "sqlite:///var/aggregator.db"
     data_dir: Path = Path("var")
+    #: stories older than this many days are pruned (pinned ones kept); 0: never
+    retention_days: int = 730
 
 
 @dataclass(frozen=True)
@@ -452,7 +454,9 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
     if "://" not in url:
         raise ConfigError(path, "[storage] url", f"expected a database URL such as "
                           f"sqlite:///var/aggregator.db, got {_describe(url)}")
-    storage = StorageConfig(url=resolve_database_url(url, root), data_dir=data_dir)
+    storage = StorageConfig(url=resolve_database_url(url, root), data_dir=data_dir,
+                            retention_days=t.integer("retention_days",
+                                                     StorageConfig.retention_days))
     t.finish()
 
     t = top.table("sources")

@@ -58,6 +58,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def retention_cutoff(config: Config, now: datetime) -> datetime | None:
+    """Stories dated and first seen before this are pruned (``[storage] retention_days``)."""
+    days = config.storage.retention_days
+    return now - timedelta(days=days) if days else None
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -177,6 +183,9 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
         items = normalize_entries(source.definition, feed, now=now,
                                   host_aliases=config.sources.host_aliases)
         items = items[: fc.max_items_per_fetch]
+        pruned = store.pruned_guids(source.id, [i.guid for i in items])
+        if pruned:  # what retention removed is not taken back
+            items = [i for i in items if i.guid not in pruned]
         analyses = {item.guid: analyze(item, work.rules) for item in items}
         known = store.known_guids(source.id, [i.guid for i in items])
         suggestions = suggest_stories(work.index, source.id, items, analyses, known, now)

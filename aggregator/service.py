@@ -41,7 +41,7 @@ from aggregator.models import (
     Story,
     User,
 )
-from aggregator.store import Reason, Store, SyncReport
+from aggregator.store import PruneReport, Reason, Store, SyncReport
 from aggregator.tagging import TagRules, compile_rules
 
 if TYPE_CHECKING:
@@ -180,6 +180,16 @@ class Service:
         polled = self.poll(offline=offline, progress=progress, on_claimed=on_claimed)
         sent, note = self.send_digest_if_due()
         return RunReport(poll=polled, publish=self.publish(), digest=sent, digest_note=note)
+
+    def prune(self) -> PruneReport:
+        """Retention: remove the stories older than ``[storage] retention_days``."""
+        from aggregator.pipeline import retention_cutoff
+
+        now = self.clock()
+        cutoff = retention_cutoff(self.config, now)
+        if cutoff is None:
+            return PruneReport()
+        return self.store.prune(cutoff, now)
 
     # -- the digest ------------------------------------------------------------------
 

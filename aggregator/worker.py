@@ -7,6 +7,7 @@ Jobs, with stable ids:
   host by ``[fetch]``); when anything changed, a publish is scheduled;
 - ``publish`` (``[worker] publish_delay`` after the last change: debounced, so a burst
   of polls makes one publish);
+- ``prune`` (daily): retention, ``[storage] retention_days``;
 - ``digest`` (cron on ``[digest] weekday``/``time``/``timezone``, ``coalesce`` and a
   misfire grace of ``[worker] digest_grace``): a worker that was down at send time
   sends once when it comes back within the grace, never twice. The very first digest
@@ -118,6 +119,13 @@ class Worker:
                   retry_later=sent.retry_later, seconds=round(time.monotonic() - started, 2))
         self.schedule_publish()  # digests/index.html lists it
 
+    def job_prune(self) -> None:
+        report = self.service.prune()
+        if report.stories or report.deliveries:
+            self.emit("prune", stories=report.stories, copies=report.copies,
+                      deliveries=report.deliveries)
+            self.schedule_publish()
+
     def schedule_publish(self) -> None:
         if self.scheduler is None or self.stopping.is_set():
             return
@@ -189,6 +197,10 @@ class Worker:
         scheduler.add_job(run_job, "interval", args=["poll"], id="poll", jobstore="memory",
                           seconds=w.tick, next_run_time=datetime.now(UTC),
                           replace_existing=True, misfire_grace_time=None)
+        if self.config.storage.retention_days:
+            scheduler.add_job(run_job, "interval", args=["prune"], id="prune",
+                              jobstore="memory", hours=24, replace_existing=True,
+                              next_run_time=datetime.now(UTC) + timedelta(minutes=5))
         scheduler.resume()
         job = scheduler.get_job("digest")
         self.emit("start", tick=w.tick, offline=self.offline,
@@ -201,7 +213,7 @@ class Worker:
         if self.scheduler is not None:
             from apscheduler.jobstores.base import JobLookupError
 
-            for job_id in ("poll", "publish"):
+            for job_id in ("poll", "publish", "prune"):
                 with contextlib.suppress(JobLookupError):  # not scheduled: nothing to remove
                     self.scheduler.remove_job(job_id, jobstore="memory")
             self.scheduler.shutdown(wait=True)  # in-flight jobs finish or give work back

@@ -32,12 +32,22 @@ from aggregator.store.digests import DigestsMixin
 from aggregator.store.editorial import EditorialMixin, StoryPage
 from aggregator.store.engine import create_engine, migrate
 from aggregator.store.ids import chunks, copy_id, story_id_for
+from aggregator.store.retention import PruneReport, RetentionMixin
 from aggregator.store.schema import copies, sources, state
 from aggregator.store.stories import IngestResult, Reason, StoredCopy, StoriesMixin
 from aggregator.store.users import UsersMixin
 
-__all__ = ["IngestResult", "Reason", "Store", "StoredCopy", "StoryPage", "SyncReport", "copy_id",
-           "story_id_for"]
+__all__ = [
+    "IngestResult",
+    "PruneReport",
+    "Reason",
+    "Store",
+    "StoredCopy",
+    "StoryPage",
+    "SyncReport",
+    "copy_id",
+    "story_id_for",
+]
 
 
 
@@ -90,7 +100,7 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
-class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin):
+class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMixin):
     """One database; open with :meth:`open` and close when done."""
 
     def __init__(self, engine: sa.Engine) -> None:

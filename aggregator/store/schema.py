@@ -309,3 +309,14 @@ story_tag_edits = sa.Table(
     sa.Column("by", sa.Text),
     sa.Column("at", UTCDateTime, nullable=False),
 )
+
+# -- retention ------------------------------------------------------------------------------
+
+pruned_copies = sa.Table(
+    "pruned_copies",
+    metadata,
+    # what retention removed, so a feed that still lists it does not bring it back
+    sa.Column("source_id", sa.String(64), primary_key=True),
+    sa.Column("guid", sa.Text, primary_key=True),
+    sa.Column("pruned_at", UTCDateTime, nullable=False),
+)
