@@ -11,7 +11,8 @@ Jobs, with stable ids:
 - ``digest`` (cron on ``[digest] weekday``/``time``/``timezone``, ``coalesce`` and a
   misfire grace of ``[worker] digest_grace``): a worker that was down at send time
   sends once when it comes back within the grace, never twice. The very first digest
-  is due at once (the ``poll`` job sends it).
+  is due at once, and a digest left open (its sender died, or the server refused for
+  a while) is finished: both by the ``poll`` job.
 
 Each worker keeps its own job store (SQLite in the data folder, named after the
 worker): APScheduler 3 cannot share one between schedulers. What must happen once
@@ -79,6 +80,7 @@ class Worker:
         self.log_format = log_format
         self.stopping = threading.Event()
         self.scheduler: Any = None
+        self.last_resume = float("-inf")
 
     # -- the jobs --------------------------------------------------------------------
 
@@ -98,8 +100,18 @@ class Worker:
                       errors=cycle.errors)
         if cycle.new or cycle.updated:
             self.schedule_publish()
-        if self.service.store.latest_digest() is None and not self.stopping.is_set():
+        latest = self.service.store.latest_digest()
+        if self.stopping.is_set():
+            return
+        if latest is None:
             self.job_digest()  # with no digest ever sent, one is due at once
+        elif latest.status == "open" and (time.monotonic() - self.last_resume
+                                          >= self.config.digest.lease):
+            # an open digest (its sender died, or the server refused for a while) is
+            # finished by whichever worker gets here, at most once a lease: a dead
+            # sender's claims are free only then, and a refusing server gets a rest
+            self.last_resume = time.monotonic()
+            self.job_digest()
 
     def job_publish(self) -> None:
         started = time.monotonic()

@@ -25,7 +25,8 @@ def configure(project: Path, *, at: datetime | None = None, grace: str = "1h",
     if at is not None:
         text = text.replace('# weekday = "monday"', f'weekday = "{WEEKDAYS[at.weekday()]}"')
         text = text.replace('# time = "08:00"', f'time = "{at.strftime("%H:%M:%S")}"')
-    text += f'\n[worker]\ntick = "1s"\npublish_delay = "500ms"\ndigest_grace = "{grace}"\n{extra}'
+    text = text.replace("[worker]\n", f'[worker]\ntick = "1s"\npublish_delay = "500ms"\n'
+                        f'digest_grace = "{grace}"\n{extra}', 1)
     (project / "config.toml").write_text(text, encoding="utf-8")
 
 
