@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "worker":
+        from aggregator.worker import catch_signals_early
+
+        catch_signals_early()
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -271,13 +275,18 @@ class _Progress:
         return self
 
     def start(self, total: int) -> None:
-        if self.tty and total:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        """Called once per batch of claimed sources: the total grows with each."""
+        if not (self.tty and total):
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, total=self._bar.tasks[0].total + total)
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            self._bar = Progress(TextColumn("polling"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.description}"), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("", total=total)
+        self._bar = Progress(TextColumn("polling"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.description}"), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("", total=total)
 
     def advance(self, outcome: SourceOutcome) -> None:
         if self._bar is not None:

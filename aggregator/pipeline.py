@@ -13,13 +13,14 @@ web app all call :func:`poll`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from aggregator.models import (
 )
 from aggregator.normalize import canonical_url, normalize_entries
 from aggregator.parse import parse_document, parse_page
+from aggregator.prepare import ParsePool
 from aggregator.store import Store, copy_id
 from aggregator.tagging import TagRules, compile_rules
 
@@ -94,6 +96,22 @@ class _Work:
     index: dedupe.ClusterIndex | None
     clock: Clock
     rng: random.Random
+    #: parses, normalizes and analyzes feeds in other processes (``[fetch] parse_processes``)
+    pool: ParsePool | None = None
+
+
+@contextlib.asynccontextmanager
+async def _parse_pool(work: _Work) -> AsyncIterator[None]:
+    processes = work.config.fetch.parse_processes
+    if not processes:
+        yield
+        return
+    work.pool = ParsePool(processes, work.rules)
+    try:
+        yield
+    finally:
+        work.pool.close()
+        work.pool = None
 
 
 def cluster_index(store: Store, config: Config) -> dedupe.ClusterIndex | None:
@@ -139,11 +157,19 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
                      on_claimed: Callable[[int], None] | None = None,
                      rng: random.Random | None = None,
                      rules: TagRules | None = None) -> PollReport:
+    """Claim due sources in batches and poll each batch concurrently, until none is left.
+
+    Batches (a few times ``[fetch] concurrency``) let several workers share the
+    sources of one cycle, and keep what a worker that dies holds under its lease small.
+    """
     rng = rng or random.Random()
     fc = config.fetch
     # long enough for the listing, its pages and the followed pages of one source
     lease = timedelta(seconds=max(300.0, fc.timeout * 8))
-    claimed = store.claim_sources(clock(), worker_id(), lease, ids=ids, due_only=due_only)
+    batch = max(fc.concurrency * 2, 8)
+    owner = worker_id()
+    claimed = store.claim_sources(clock(), owner, lease, ids=ids, due_only=due_only,
+                                  limit=batch)
     if on_claimed:
         on_claimed(len(claimed))
     if not claimed:
@@ -152,13 +178,19 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
     outcomes: list[SourceOutcome] = []
     work = _Work(store, config, rules or compile_rules(config.tags, path=config.path),
                  cluster_index(store, config), clock, rng)
-    async with Fetcher(fc, offline=offline_dirs) as fetcher:
-        tasks = [asyncio.create_task(_poll_one(work, fetcher, s)) for s in claimed]
-        for next_done in asyncio.as_completed(tasks):
-            outcome = await next_done
-            outcomes.append(outcome)
-            if progress:
-                progress(outcome)
+    async with Fetcher(fc, offline=offline_dirs) as fetcher, _parse_pool(work):
+        while claimed:
+            tasks = [asyncio.create_task(_poll_one(work, fetcher, s)) for s in claimed]
+            for next_done in asyncio.as_completed(tasks):
+                outcome = await next_done
+                outcomes.append(outcome)
+                if progress:
+                    progress(outcome)
+            claimed = store.claim_sources(clock(), owner, lease, ids=ids, due_only=due_only,
+                                          limit=batch,
+                                          exclude=[o.source_id for o in outcomes])
+            if on_claimed and claimed:
+                on_claimed(len(claimed))
     outcomes.sort(key=lambda o: o.source_id)
     return PollReport(tuple(outcomes))
 
@@ -175,8 +207,12 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
             store.update_source(source.id, **decision.values(), last_success_at=clock(),
                                 last_attempt_at=started)
             return SourceOutcome(source.id, SourceStatus.OK, not_modified=True)
+        if work.pool is not None and source.definition.kind is not SourceKind.HTML:
+            return await _poll_elsewhere(work, work.pool, source, response, started)
+        # max_bytes again: a body gzipped without Content-Encoding is inflated by parse
         feed = parse_document(source.definition, response.url, response.content,
-                              response.headers, max_items=fc.max_items_per_fetch)
+                              response.headers, max_items=fc.max_items_per_fetch,
+                              max_bytes=fc.max_bytes)
         if source.definition.kind is SourceKind.HTML:
             feed = await _complete_listing(store, config, fetcher, source, feed)
         now = clock()
@@ -187,27 +223,51 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
         if pruned:  # what retention removed is not taken back
             items = [i for i in items if i.guid not in pruned]
         analyses = {item.guid: analyze(item, work.rules) for item in items}
-        known = store.known_guids(source.id, [i.guid for i in items])
-        suggestions = suggest_stories(work.index, source.id, items, analyses, known, now)
-        decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
-        values = decision.values()
-        values.update(last_success_at=now, last_attempt_at=started, etag=response.etag,
-                      last_modified=response.last_modified)
-        values.update(_redirect_values(source, response.permanent_redirect))
-        result = store.ingest(source, items, now, analyses=analyses, suggestions=suggestions,
-                              **values)
-        if work.index is not None:
-            by_guid = {i.guid: i for i in items}
-            for guid, (_, story_id) in result.assigned.items():
-                work.index.add(_entry(source.id, by_guid[guid], analyses[guid], story_id, now))
-        return SourceOutcome(source.id, SourceStatus.OK, new=result.new, updated=result.updated,
-                             warnings=feed.warnings)
+        return _store(work, source, response, feed, items, analyses, now, started)
     except (SourceError, OSError) as e:
         return _record_failure(store, config, source, e, clock, started, rng)
     except Exception as e:  # a bug must not take the other sources down with it
         log.exception("unexpected error while polling %s", source.id)
         err = FetchError(source.fetch_url, f"internal error: {type(e).__name__}: {e}")
         return _record_failure(store, config, source, err, clock, started, rng)
+
+
+async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response: Response,
+                          started: datetime) -> SourceOutcome:
+    """:func:`_poll_one` past the fetch for a feed, with its parse in the pool's processes."""
+    fc, now = work.config.fetch, work.clock()
+    ready = await pool.prepare(source.definition, response.url, response.content,
+                               response.headers, now=now, max_items=fc.max_items_per_fetch,
+                               max_bytes=fc.max_bytes,
+                               host_aliases=work.config.sources.host_aliases)
+    pruned = work.store.pruned_guids(source.id, [i.guid for i in ready.items])
+    # what retention removed is not taken back
+    items = [i for i in ready.items if i.guid not in pruned]
+    analyses = {i.guid: a for i, a in zip(ready.items, ready.analyses, strict=True)
+                if i.guid not in pruned}
+    return _store(work, source, response, ready.feed, items, analyses, now, started)
+
+
+def _store(work: _Work, source: Source, response: Response, feed: FeedData,
+           items: Sequence[Item], analyses: dict[str, Analysis], now: datetime,
+           started: datetime) -> SourceOutcome:
+    """Store one fetched source's items with its health, and index what was new."""
+    store, fc = work.store, work.config.fetch
+    known = store.known_guids(source.id, [i.guid for i in items])
+    suggestions = suggest_stories(work.index, source.id, items, analyses, known, now)
+    decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
+    values = decision.values()
+    values.update(last_success_at=now, last_attempt_at=started, etag=response.etag,
+                  last_modified=response.last_modified)
+    values.update(_redirect_values(source, response.permanent_redirect))
+    result = store.ingest(source, items, now, analyses=analyses, suggestions=suggestions,
+                          **values)
+    if work.index is not None:
+        by_guid = {i.guid: i for i in items}
+        for guid, (_, story_id) in result.assigned.items():
+            work.index.add(_entry(source.id, by_guid[guid], analyses[guid], story_id, now))
+    return SourceOutcome(source.id, SourceStatus.OK, new=result.new, updated=result.updated,
+                         warnings=feed.warnings)
 
 
 def _record_failure(store: Store, config: Config, source: Source, error: Exception,
@@ -244,7 +304,8 @@ async def _complete_listing(store: Store, config: Config, fetcher: Fetcher, sour
         try:
             resp = await fetcher.fetch(next_url)
             more = parse_document(source.definition, resp.url, resp.content, resp.headers,
-                                  max_items=config.fetch.max_items_per_fetch)
+                                  max_items=config.fetch.max_items_per_fetch,
+                                  max_bytes=config.fetch.max_bytes)
         except SourceError as e:
             warnings.append(f"listing page {page} skipped: {policy.one_line(str(e))}")
             break
@@ -342,7 +403,7 @@ async def _preview(config: Config, definition: SourceDef, rules: TagRules,
             stage = "parse"
             steps.append(_describe_response(response, time.monotonic() - started))
             feed = parse_document(definition, response.url, response.content, response.headers,
-                                  max_items=fc.max_items_per_fetch)
+                                  max_items=fc.max_items_per_fetch, max_bytes=fc.max_bytes)
             steps.append(f"parse: {feed.format}, {len(feed.entries)} "
                          f"{'entry' if len(feed.entries) == 1 else 'entries'}"
                          + (f", titled {feed.title!r}" if feed.title else "")

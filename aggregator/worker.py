@@ -49,6 +49,20 @@ log = logging.getLogger("aggregator.worker")
 _CURRENT: Worker | None = None
 
 
+#: set by a SIGTERM/SIGINT that arrives while the worker is still starting up
+_EARLY_STOP = threading.Event()
+
+
+def catch_signals_early() -> None:
+    """Called first thing by ``aggregator worker``: a stop asked for during start-up
+    (imports, migrations, source sync) is honoured too, and exits 0."""
+    def on_signal(signum: int, _frame: object) -> None:
+        _EARLY_STOP.set()
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, on_signal)
+
+
 def run_job(name: str) -> None:
     """What the job store calls; dispatches to the running worker."""
     worker = _CURRENT
@@ -81,6 +95,7 @@ class Worker:
         self.stopping = threading.Event()
         self.scheduler: Any = None
         self.last_resume = float("-inf")
+        self.digest_lock = threading.Lock()
 
     # -- the jobs --------------------------------------------------------------------
 
@@ -120,6 +135,15 @@ class Worker:
                   skipped=report.skipped, seconds=round(time.monotonic() - started, 2))
 
     def job_digest(self) -> None:
+        # the cron job and a tick's resume must not send side by side in one worker
+        if not self.digest_lock.acquire(blocking=False):
+            return
+        try:
+            self._send_digest()
+        finally:
+            self.digest_lock.release()
+
+    def _send_digest(self) -> None:
         started = time.monotonic()
         sent, note = self.service.send_digest_if_due(stop=self.stopping)
         if sent is None:
@@ -243,6 +267,9 @@ class Worker:
             stop.set()
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        if _EARLY_STOP.is_set():  # asked to stop before we were running
+            self.emit("stop", clean=True, before_start=True)
+            return 0
         try:
             self.start()
             while not stop.wait(1.0):

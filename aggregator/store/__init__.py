@@ -51,6 +51,10 @@ __all__ = [
 
 
 
+#: any fixed number, the same in every process (SQLite's write lock does the same job)
+_SYNC_LOCK = 0x73796E63  # "sync"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncReport:
     added: tuple[str, ...] = ()
@@ -145,6 +149,8 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         defs = list(defs)
         added, updated, disabled, enabled = [], [], [], []
         with self._write() as conn:
+            if self.is_postgres:  # workers starting together: one sync at a time
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK})
             rows = {r.id: r for r in conn.execute(sa.select(sources))}
             for d in defs:
                 values = _definition_values(d)
@@ -225,11 +231,14 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         return self.get_source(source_id)
 
     def claim_sources(self, now: datetime, owner: str, lease: timedelta, *,
-                      ids: Sequence[str] | None = None, due_only: bool = True) -> list[Source]:
+                      ids: Sequence[str] | None = None, due_only: bool = True,
+                      limit: int | None = None, exclude: Sequence[str] = ()) -> list[Source]:
         """Claim enabled sources for polling; each is claimed by one owner at a time.
 
         ``due_only``: only those whose ``next_poll_at`` has come. A lease that ran out
-        (its worker died) can be claimed again.
+        (its worker died) can be claimed again. ``limit``: at most that many, the
+        longest due first; ``exclude``: ones this poll already did (a source that
+        failed may be due again at once, and must wait for the next cycle).
         """
         free = sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
         cond = sa.and_(sources.c.enabled.is_(True), free)
@@ -238,9 +247,14 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
                                         sources.c.next_poll_at <= now))
         if ids is not None:
             cond = sa.and_(cond, sources.c.id.in_(list(ids)))
+        if exclude:
+            cond = sa.and_(cond, sources.c.id.not_in(list(exclude)))
         claimed: list[str] = []
         with self._write() as conn:
-            q = sa.select(sources.c.id).where(cond).order_by(sources.c.next_poll_at)
+            q = sa.select(sources.c.id).where(cond).order_by(sources.c.next_poll_at,
+                                                             sources.c.id)
+            if limit is not None:
+                q = q.limit(limit)
             if self.is_postgres:
                 q = q.with_for_update(skip_locked=True)
             for sid in conn.execute(q).scalars().all():
