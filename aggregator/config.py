@@ -74,6 +74,8 @@ class FetchConfig:
     per_host_delay: float = 0.0
     max_items_per_fetch: int = 1000
     allow_private: bool = False
+    #: processes that parse, normalize and analyze feeds beside the fetching one (0: none)
+    parse_processes: int = 0
 
 
 @dataclass(frozen=True)
@@ -493,6 +495,7 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         max_items_per_fetch=t.integer("max_items_per_fetch", FetchConfig.max_items_per_fetch,
                                   minimum=1),
         allow_private=t.boolean("allow_private", False),
+        parse_processes=t.integer("parse_processes", FetchConfig.parse_processes, minimum=0),
     )
     if fetch.timeout <= 0:
         raise ConfigError(path, "[fetch] timeout", "expected a duration above zero, got 0")

@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import ensure  # noqa: E402
+from corpus import ensure
 
 LAST_MODIFIED = formatdate(1795867200, usegmt=True)  # 2026-11-28
 
