@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from aggregator.errors import ParseError
 from aggregator.models import FeedData, SourceDef, SourceKind
-from aggregator.parse.feed import parse_feed
+from aggregator.parse.feed import MAX_INFLATED, parse_feed
 from aggregator.parse.html import parse_listing, parse_page
 
 __all__ = ["parse_document", "parse_feed", "parse_listing", "parse_page"]
@@ -28,11 +28,15 @@ def parse_document(
     headers: Mapping[str, str] | None,
     *,
     max_items: int = 1000,
+    max_bytes: int = MAX_INFLATED,
 ) -> FeedData:
-    """Parse ``content`` fetched from ``url`` the way ``source.kind`` says."""
+    """Parse ``content`` fetched from ``url`` the way ``source.kind`` says.
+
+    ``max_bytes``: what a feed gzip-compressed without Content-Encoding may inflate to.
+    """
     if source.kind is SourceKind.HTML:
         if source.select is None:
             raise ParseError(url, f"source {source.id!r} is an html source without "
                                   "[source.select] rules; add item, title and link selectors")
         return parse_listing(content, url, source.select, headers, max_items=max_items)
-    return parse_feed(content, url, headers, max_items=max_items)
+    return parse_feed(content, url, headers, max_items=max_items, max_bytes=max_bytes)

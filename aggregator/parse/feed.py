@@ -46,7 +46,8 @@ __all__ = ["parse_feed"]
 
 T = TypeVar("T")
 
-#: a gzip body is inflated to at most this much (a compression bomb stops here)
+#: a gzip body is inflated to at most this much unless the caller says less (the
+#: poll passes ``[fetch] max_bytes``): a compression bomb stops here
 MAX_INFLATED = 32 * 1024 * 1024
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
@@ -75,17 +76,20 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     *,
     max_items: int = 1000,
+    max_bytes: int = MAX_INFLATED,
 ) -> FeedData:
     """Parse a feed document fetched from ``url``.
 
     ``headers`` are the HTTP response headers (any case); the content type and its
     charset choose the decoding. Raises :class:`ParseError` when the body is not a
-    feed at all (empty, an HTML page, JSON without ``items``).
+    feed at all (empty, an HTML page, JSON without ``items``). ``max_bytes`` bounds
+    a body that arrives gzip-compressed without saying so, once inflated: the fetch
+    could only count its compressed bytes.
     """
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     warnings: list[str] = []
     # whitespace before <?xml is common (PHP) and makes the strict parser give up
-    content = _inflate_stray_gzip(content, url, warnings).lstrip(b" \t\r\n")
+    content = _inflate_stray_gzip(content, url, warnings, max_bytes).lstrip(b" \t\r\n")
     if not content:
         raise ParseError(url, "not a feed: the document is empty")
     # the body decides before the header: servers mislabel feeds both ways
@@ -270,6 +274,10 @@ def _describe_bozo(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip().rstrip(":")
 
 
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n} bytes"
+
+
 def _not_a_feed_reason(content: bytes, exc: BaseException | None) -> str:
     if _HTML_START_RE.match(content[:4096]):
         return "not a feed: looks like an HTML page"
@@ -278,19 +286,22 @@ def _not_a_feed_reason(content: bytes, exc: BaseException | None) -> str:
     return "not a feed: no RSS, Atom or JSON Feed document found"
 
 
-def _inflate_stray_gzip(content: bytes, url: str, warnings: list[str]) -> bytes:
-    """Undo a second gzip layer (servers that compress a .gz file again, or twice)."""
+def _inflate_stray_gzip(content: bytes, url: str, warnings: list[str], limit: int) -> bytes:
+    """Undo a second gzip layer (servers that compress a .gz file again, or twice).
+
+    At most ``limit`` bytes come out: a megabyte of gzip can be a gigabyte inflated.
+    """
     if not content.startswith(b"\x1f\x8b"):
         return content
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = inflater.decompress(content, MAX_INFLATED)
+        out = inflater.decompress(content, limit)
     except zlib.error as e:
         raise ParseError(url, "not a feed: gzip-compressed body that cannot be "
                               "decompressed") from e
     if inflater.unconsumed_tail:
-        raise ParseError(url, f"not a feed: gzip-compressed body over "
-                              f"{MAX_INFLATED // (1024 * 1024)} MiB when decompressed")
+        raise ParseError(url, f"not a feed: gzip-compressed body over {_size(limit)} when "
+                              "decompressed")
     warnings.append("body was gzip-compressed without Content-Encoding; decompressed it")
     return out
 
