@@ -93,8 +93,15 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def refusal(ip: IPAddress, private_ok: bool) -> str | None:
-    """Why this address must not be fetched, or None when it may be."""
+def refusal(ip: IPAddress, private_ok: bool, *, redirected: bool = False) -> str | None:
+    """Why this address must not be fetched, or None when it may be.
+
+    ``redirected``: a redirect hop to another host while allow_private is on, which
+    admits only the configured host; the reason says so rather than "allow_private is
+    off", which would send the reader to a setting that is already on.
+    """
+    off = ("a redirect off the configured host; allow_private admits only that one"
+           if redirected else "allow_private is off")
     if isinstance(ip, ipaddress.IPv6Address):  # judge the IPv4 address it carries
         if ip.ipv4_mapped or ip.sixtofour:
             ip = ip.ipv4_mapped or ip.sixtofour or ip
@@ -105,11 +112,11 @@ def refusal(ip: IPAddress, private_ok: bool) -> str | None:
     if ip.is_multicast or ip.is_unspecified:
         return "a multicast or unspecified address"
     if ip.is_loopback:  # before is_reserved, which covers ::1
-        return None if private_ok else "a loopback address (allow_private is off)"
+        return None if private_ok else f"a loopback address ({off})"
     if ip.is_reserved:
         return "a reserved address"
     if ip.is_private or not ip.is_global:
-        return None if private_ok else "a private address (allow_private is off)"
+        return None if private_ok else f"a private address ({off})"
     return None
 
 
@@ -229,9 +236,11 @@ class Fetcher:
         """
         if self._offline:
             return  # nothing leaves the machine
-        private_ok = self._config.allow_private and url.host == first_host
+        same_host = url.host == first_host
+        private_ok = self._config.allow_private and same_host
         for ip in await self._addresses(url):
-            why = refusal(ip, private_ok)
+            why = refusal(ip, private_ok,
+                          redirected=self._config.allow_private and not same_host)
             if why:
                 raise AddressRefused(str(url), f"refused {url.host}: {ip} is {why}")
 

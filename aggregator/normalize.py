@@ -94,6 +94,14 @@ _LONE_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PATH_SAFE = "/:@!$&'()*+,;=%"
 _QUERY_SAFE = "/?:@!$'()*+,;%"
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: dropped from a link, as browsers drop them (a line break inside an href)
+_URL_IGNORED_RE = re.compile("[\t\r\n]")
+#: never valid in a URL (RFC 3986): percent-encoded
+_URL_UNSAFE_RE = re.compile('[\x00-\x20\x7f"<>`]')
+_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+#: type/subtype and parameters (RFC 9110 §8.3.1), a quoted value without quotes inside
+_MEDIA_TYPE_RE = re.compile(
+    rf'{_TOKEN}/{_TOKEN}(?:\s*;\s*{_TOKEN}=(?:{_TOKEN}|"[^"\\]*"))*')
 #: a space before block-level tags, so "<p>a</p><p>b</p>" reads "a b", not "ab"
 _BLOCK_TAG_RE = re.compile(
     r"<(?=/?(?:p|div|br|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|blockquote|pre|hr"
@@ -184,7 +192,7 @@ def _normalize_entry(
         updated=updated,
         categories=_unique(clean_title(c) for c in (*entry.categories, *places))[:MAX_CATEGORIES],
         enclosures=tuple(
-            Enclosure(url=url, type=clean_title(e.type)[:255], length=e.length)
+            Enclosure(url=url, type=_media_type(e.type), length=e.length)
             for e in entry.enclosures[:MAX_ENCLOSURES]
             if (url := _http_url(e.url, base))
         ),
@@ -311,15 +319,32 @@ def _normalize_percent(component: str, safe: str) -> str:
 
 
 def _http_url(url: str | None, base: str | None) -> str | None:
-    """``url`` made absolute, if it is http(s) and of a followable length."""
+    """``url`` made absolute, if it is http(s) and of a followable length.
+
+    Characters no URL may hold (spaces, quotes, angle brackets, controls) are
+    percent-encoded as a browser would: a link goes on into attributes of feeds and
+    pages, and a consumer that builds markup by hand must never meet a quote in one
+    (``http://x/a.mp3"onerror="alert(1)`` stays a harmless, unusual path).
+    """
     if not url or not url.strip():
         return None
     try:
-        absolute = urljoin(base or "", url.strip())
+        absolute = urljoin(base or "", _URL_IGNORED_RE.sub("", url.strip()))
         scheme = urlsplit(absolute).scheme
     except ValueError:  # e.g. a broken IPv6 literal
         return None
+    absolute = _URL_UNSAFE_RE.sub(lambda m: f"%{ord(m.group()):02X}", absolute)
     return absolute if scheme in ("http", "https") and len(absolute) <= MAX_URL else None
+
+
+def _media_type(value: str | None) -> str:
+    """An enclosure's type when it is a media type ("audio/mpeg", parameters kept), else "".
+
+    Feeds put anything there (``audio/mpeg" onload="…``); the type goes on into
+    attributes of every output, so what is not a media type is dropped.
+    """
+    kind = clean_title(value)
+    return kind if len(kind) <= 255 and _MEDIA_TYPE_RE.fullmatch(kind) else ""
 
 
 # -- HTML and text ---------------------------------------------------------------------

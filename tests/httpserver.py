@@ -18,7 +18,7 @@ import contextlib
 import gzip
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +52,8 @@ class Reply:
     stall: bool = False
     #: Transfer-Encoding: chunked instead of Content-Length
     chunked: bool = False
+    #: a body made piece by piece as it is sent (too big to hold), instead of ``body``
+    stream: Callable[[], Iterable[bytes]] | None = None
 
 
 Handler = Callable[[ServedRequest], Reply]
@@ -77,6 +79,14 @@ def drip(body: bytes, interval: float) -> Reply:
     """One byte every ``interval`` seconds, with an honest Content-Length."""
     return Reply(200, {"Content-Type": "application/rss+xml"}, body, chunk_size=1,
                  interval=interval)
+
+
+def streamed(pieces: Callable[[], Iterable[bytes]], *, content_length: int | None = None,
+             headers: dict[str, str] | None = None) -> Reply:
+    """A body generated while it is sent: chunked, or with the ``content_length`` it claims."""
+    declared = {"Content-Length": str(content_length)} if content_length is not None else {}
+    return Reply(200, {"Content-Type": "application/rss+xml", **declared, **(headers or {})},
+                 chunked=content_length is None, stream=pieces)
 
 
 def stall_after_headers(content_length: int = 1000) -> Reply:
@@ -218,18 +228,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             stopping.wait(STALL_LIMIT)
             self.close_connection = True
             return
-        size = reply.chunk_size or len(reply.body) or 1
-        for start in range(0, len(reply.body), size):
-            if reply.interval and stopping.wait(reply.interval):
+        for piece in reply.stream() if reply.stream else self._pieces(reply):
+            if stopping.is_set() or (reply.interval and stopping.wait(reply.interval)):
                 self.close_connection = True
                 return
-            piece = reply.body[start:start + size]
             self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
                              if reply.chunked else piece)
             self.wfile.flush()
         if reply.chunked:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+    @staticmethod
+    def _pieces(reply: Reply) -> Iterator[bytes]:
+        size = reply.chunk_size or len(reply.body) or 1
+        for start in range(0, len(reply.body), size):
+            yield reply.body[start:start + size]
 
 
 @pytest.fixture
