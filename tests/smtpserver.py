@@ -17,6 +17,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -30,6 +31,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    at: float = 0.0  # time.monotonic() when the server took it
 
     @property
     def message(self) -> EmailMessage:
@@ -82,7 +84,8 @@ class Recorder:
         hold = self.hold_data_after is not None and len(self.received) >= self.hold_data_after
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                          bytes(envelope.original_content or envelope.content)))
+                                          bytes(envelope.original_content or envelope.content),
+                                          time.monotonic()))
         if hold:
             await self._hold()
         return "250 2.0.0 Message accepted for delivery"
