@@ -707,3 +707,14 @@ def test_every_feed_parses_back(site: Site) -> None:
         if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
             problems.append(f"{site.rel(path)}: not a JSON Feed object with items")
     report(problems, "parse-back")
+
+
+def test_json_feed_summaries_are_plain_text(site: Site) -> None:
+    """JSON Feed 1.1: ``summary`` is plain text (``content_html`` carries the markup)."""
+    found = 0
+    for path in site.json_feeds:
+        for item in site.load_json(path)["items"]:
+            if "summary" in item:
+                found += 1
+                assert not re.search(r"</?[a-zA-Z][^>]*>", item["summary"]), (path, item["id"])
+    assert found, "no summary in any JSON feed: the check checked nothing"

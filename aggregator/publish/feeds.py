@@ -176,7 +176,12 @@ def _json_item(s: Story) -> dict[str, Any]:
     if html:
         item["content_html"] = html
     if s.summary_html and s.content_html:
-        item["summary"] = s.summary_html
+        # JSON Feed's summary is plain text (readers show it as written)
+        from aggregator.normalize import plain_text
+
+        summary = plain_text(s.summary_html)
+        if summary:
+            item["summary"] = summary
     item["date_published"] = s.published.isoformat()
     item["date_modified"] = s.updated.isoformat()
     item["authors"] = [{"name": s.source_title or s.source,
