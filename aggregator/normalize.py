@@ -409,9 +409,19 @@ def clean_title(raw: str | None) -> str:
     in a title is still markup (``&lt;script&gt;x&lt;/script&gt;News`` is "News").
     Control characters and line breaks become spaces (no header injection).
     """
+    return truncate(markup_free_text(raw), MAX_TITLE)
+
+
+def markup_free_text(raw: str | None) -> str:
+    """One line of plain text with no markup left, escaped markup included.
+
+    For plain-text fields that readers are known to render as HTML anyway (titles,
+    JSON Feed summaries): tags are stripped and entities decoded until nothing
+    changes.
+    """
     if not raw:
         return ""
-    text = raw[:MAX_FIELD]  # bounds the work on a hostile title
+    text = raw[:MAX_FIELD]  # bounds the work on a hostile field
     for _ in range(_MAX_TITLE_PASSES):
         stripped = _strip_tags(text)
         if stripped == text:
@@ -420,7 +430,7 @@ def clean_title(raw: str | None) -> str:
     else:
         # still changing after many passes: escaping nested on purpose
         text = text.replace("<", "").replace(">", "")
-    return truncate(" ".join(_CONTROL_RE.sub(" ", text).split()), MAX_TITLE)
+    return " ".join(_CONTROL_RE.sub(" ", text).split())
 
 
 def _sanitized_field(value: str | None, base: str) -> str:

@@ -176,10 +176,11 @@ def _json_item(s: Story) -> dict[str, Any]:
     if html:
         item["content_html"] = html
     if s.summary_html and s.content_html:
-        # JSON Feed's summary is plain text (readers show it as written)
-        from aggregator.normalize import plain_text
+        # JSON Feed's summary is plain text; some readers render it as HTML anyway,
+        # so escaped markup in it is stripped too
+        from aggregator.normalize import markup_free_text
 
-        summary = plain_text(s.summary_html)
+        summary = markup_free_text(s.summary_html)
         if summary:
             item["summary"] = summary
     item["date_published"] = s.published.isoformat()
