@@ -286,6 +286,12 @@ class Pin:
         return self.until is None or now < self.until
 
 
+def pin_order(story: Story) -> tuple[int, float]:
+    """How featured stories are listed: by pin order, then the latest pinned first."""
+    pin = story.pin
+    return (pin.order, -pin.at.timestamp()) if pin else (0, 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceOutcome:
     """What one poll of one source did."""

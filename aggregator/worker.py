@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import socket
 import threading
@@ -115,7 +114,7 @@ class Worker:
                       errors=cycle.errors)
         if cycle.new or cycle.updated:
             self.schedule_publish()
-        latest = self.service.store.latest_digest()
+        latest = self.service.store.latest_digest(content=False)
         if self.stopping.is_set():
             return
         if latest is None:
@@ -294,4 +293,3 @@ def configure_logging(log_format: str, verbose: int = 0) -> None:
     root.propagate = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING if not verbose else logging.INFO)
     logging.getLogger("apscheduler").addHandler(handler)
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")

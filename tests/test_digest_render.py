@@ -96,7 +96,6 @@ def test_text_and_html_say_the_same(service: Service) -> None:
     for title in titles:
         assert title in flat, title
     assert r.subject.endswith(" new stories")
-    assert "Featured" not in r.text or "FEATURED" in r.text
 
 
 def test_text_lines_fit_a_mail_reader(service: Service) -> None:
@@ -195,7 +194,7 @@ def test_the_public_copy_has_no_subscriber_data(service: Service) -> None:
     page = path.read_text(encoding="utf-8")
     assert path == service.config.output.dir / "digests" / "2026-W48.html"
     assert "token=" not in page and "__" not in page and "@example.org" not in page
-    assert 'href="http://127.0.0.1:8080/subscribe"' in page or "/subscribe" in page
+    assert 'href="https://news.example.org/subscribe"' in page  # [web] url: the site's
 
 
 def _spamassassin() -> str | None:

@@ -36,7 +36,7 @@ from aggregator.digest.subscribers import (
 )
 from aggregator.digest.transport import Transport, transport_for
 from aggregator.errors import MailError, MailFateUnknown, MailRefused, NotFoundError, UsageError
-from aggregator.models import Delivery, DigestRecord, Story, Subscriber
+from aggregator.models import Delivery, DigestRecord, Story, Subscriber, pin_order
 from aggregator.store import Store
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ class Digests:
         return build.period_key(self.clock(), self.config.digest.timezone)
 
     def _window_start(self, now: datetime) -> datetime:
-        last = self.store.latest_digest()
+        last = self.store.latest_digest(content=False)
         return last.window_end if last is not None else now - build.FIRST_WINDOW
 
     def build(self, period: str, now: datetime | None = None) -> tuple[dict[str, Any], int]:
@@ -261,10 +261,10 @@ class Digests:
         start = self._window_start(now)
         store = self.store
         new_ids = store.story_ids_first_seen(start, now)
-        pinned = [s for s in store.list_stories(pinned_only=True, now=now)
-                  if s.id in set(new_ids) or s.id in set(store.story_ids_pinned_since(start, now))]
-        pinned.sort(key=lambda s: (s.pin.order if s.pin else 0,
-                                   -(s.pin.at.timestamp() if s.pin else 0)))
+        # featured: pins on this window's stories, and older stories pinned in it
+        wanted = set(new_ids) | set(store.story_ids_pinned_since(start, now))
+        pinned = sorted((s for s in store.list_stories(pinned_only=True, now=now)
+                         if s.id in wanted), key=pin_order)
         limit = self.config.digest.max_stories
         new = _in_order(store.list_stories(ids=new_ids[: limit + len(pinned)], now=now),
                         new_ids)
@@ -326,7 +326,7 @@ class Digests:
         period = build.period_key(now, self.config.digest.timezone)
         record = self.store.get_digest(period)
         return build.is_due(now, self.config.digest,
-                            any_digest=self.store.latest_digest() is not None,
+                            any_digest=self.store.latest_digest(content=False) is not None,
                             period_done=record is not None and record.status == "sent")
 
     def status(self, period: str | None = None) -> DigestStatus:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aggregator.config import Config
-from aggregator.models import PublishReport, Source, Story
+from aggregator.models import PublishReport, Source, Story, pin_order
 from aggregator.publish.calendar import render_calendar
 from aggregator.publish.entries import Feed, FeedSet, generation, record_key
 from aggregator.publish.feeds import FeedMeta, build_date
@@ -109,7 +109,8 @@ def fingerprint(store: Store, config: Config, now: datetime) -> str:
 
     parts: list[object] = [__version__, repr(config.site), repr(config.output),
                            repr(config.digest), *store.publish_state(now),
-                           [(d.period, d.status) for d in store.list_digests()]]
+                           [(d.period, d.status)
+                            for d in store.list_digests(content=False)]]
     if config.output.max_age_days:  # stories age out of the feeds day by day
         parts.append((now - timedelta(days=config.output.max_age_days)).date().isoformat())
     if config.site.templates and config.site.templates.is_dir():
@@ -158,9 +159,7 @@ def _publish(store: Store, config: Config, now: datetime, writer: OutputWriter, 
     refs = store.tag_story_refs([t.tag for t in tags], limit=out.items, since=since)
     archive = store.list_stories(limit=out.items * out.archive_pages, since=since, now=now)
     main = archive[: out.items]
-    pinned = sorted(store.list_stories(pinned_only=True, now=now),
-                    key=lambda s: (s.pin.order if s.pin else 0,
-                                   -(s.pin.at.timestamp() if s.pin else 0)))
+    pinned = sorted(store.list_stories(pinned_only=True, now=now), key=pin_order)
     feeds = FeedSet(writer=writer, site=site, hub=hub,
                     generation=generation(site, hub, [(s.id, s.definition.title,
                                                        s.definition.url) for s in sources]),
@@ -219,11 +218,13 @@ def _digest_pages(store: Store, config: Config, writer: OutputWriter, *, force: 
     """
     from aggregator.digest.render import public_copy
 
-    records = store.list_digests()
+    records = store.list_digests(content=False)
     for record in records:
         name = f"{DIGEST_DIR}/{record.period}.html"
         if force or not writer.path_for(name).is_file():
-            writer.write(name, public_copy(config, record.content))
+            full = store.get_digest(record.period)
+            if full is not None:
+                writer.write(name, public_copy(config, full.content))
     writer.write(f"{DIGEST_DIR}/index.html", render_digest_index(config, records))
 
 

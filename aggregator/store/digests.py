@@ -67,7 +67,8 @@ def _subscriber(r: Any) -> Subscriber:
 def _digest(r: Any) -> DigestRecord:
     return DigestRecord(
         id=r.id, period=r.period, status=r.status, window_start=r.window_start,
-        window_end=r.window_end, content=dict(r.content or {}), story_count=r.story_count,
+        window_end=r.window_end, content=dict(getattr(r, "content", None) or {}),
+        story_count=r.story_count,
         created_at=r.created_at, approved_at=r.approved_at, approved_by=r.approved_by,
         sent_at=r.sent_at,
     )
@@ -226,15 +227,17 @@ class DigestsMixin:
             row = conn.execute(sa.select(digests).where(digests.c.period == period)).first()
         return _digest(row) if row is not None else None
 
-    def latest_digest(self) -> DigestRecord | None:
+    def latest_digest(self, *, content: bool = True) -> DigestRecord | None:
         """The digest whose window ends last: the next one starts where it ended."""
-        q = sa.select(digests).order_by(digests.c.window_end.desc(), digests.c.id.desc())
-        with self.engine.connect() as conn:
-            row = conn.execute(q.limit(1)).first()
-        return _digest(row) if row is not None else None
+        found = self.list_digests(limit=1, content=content)
+        return found[0] if found else None
 
-    def list_digests(self, *, limit: int | None = None) -> list[DigestRecord]:
-        q = sa.select(digests).order_by(digests.c.window_end.desc(), digests.c.id.desc())
+    def list_digests(self, *, limit: int | None = None,
+                     content: bool = True) -> list[DigestRecord]:
+        """Newest first. ``content=False`` leaves the frozen content out (``{}``): it is
+        the bulk of a row, and the worker's tick and every publish only need the rest."""
+        cols = [c for c in digests.c if content or c.name != "content"]
+        q = sa.select(*cols).order_by(digests.c.window_end.desc(), digests.c.id.desc())
         if limit is not None:
             q = q.limit(limit)
         with self.engine.connect() as conn:

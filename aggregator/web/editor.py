@@ -134,14 +134,9 @@ def publish_now() -> BaseResponse:
     else:
         flash(f"Published: {len(report.written)} files written, "
               f"{len(report.unchanged)} unchanged.", "ok")
-    return redirect(_local(request.form.get("next")) or url_for("editor.dashboard"), code=303)
+    return redirect(auth.safe_next(request.form.get("next"), url_for("editor.dashboard")),
+                    code=303)
 
-
-def _local(target: str | None) -> str | None:
-    """Only paths inside this site (no scheme, no host, no protocol-relative //)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    return target
 
 
 # -- stories -----------------------------------------------------------------------------
@@ -272,7 +267,8 @@ def split(cid: str) -> BaseResponse:
 
     if act("Split off into a story of its own.", "split", cid, work) and result:
         return back("editor.story", sid=result[0])
-    return redirect(_local(request.form.get("next")) or url_for("editor.stories"), code=303)
+    return redirect(auth.safe_next(request.form.get("next"), url_for("editor.stories")),
+                    code=303)
 
 
 # -- sources (admin) -----------------------------------------------------------------------
@@ -384,7 +380,7 @@ def digest() -> Response:
     from aggregator.digest.build import view_for
 
     view = view_for(content)
-    history = [(r, svc.store.delivery_counts(r.id)) for r in svc.store.list_digests(limit=20)]
+    history = [(r, svc.store.delivery_counts(r.id)) for r in svc.store.list_digests(limit=20, content=False)]
     html, code = page("digest", status=status, view=view, frozen=frozen, history=history,
                       approval=svc.config.digest.approval)
     response = Response(html, code, mimetype="text/html")
