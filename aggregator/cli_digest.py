@@ -106,6 +106,9 @@ def subscribers(service: Service, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _send_line(r: SendReport) -> str:
+    if r.outcome == "no-subscribers":
+        return (f"Digest {r.period}: no active subscriber yet; it waits for the first "
+                "(aggregator subscribers add).")
     if r.outcome == "empty":
         return (f"Digest {r.period}: nothing new since the last digest; not sent "
                 "([digest] send_empty = true sends it anyway).")

@@ -145,7 +145,7 @@ class Worker:
     def _send_digest(self) -> None:
         started = time.monotonic()
         sent, note = self.service.send_digest_if_due(stop=self.stopping)
-        if sent is None:
+        if sent is None or sent.outcome == "no-subscribers":
             if note:
                 self.emit("digest", period=self.service.digests.current_period(), outcome=note)
             return

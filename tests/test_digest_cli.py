@@ -90,3 +90,19 @@ def test_digest_pages_pass_the_nu_html_checker(project: Path, tmp_path: Path) ->
         pages.append(done)
     messages = vnu.check_html(pages)
     assert not messages, "\n".join(m.format(project) for m in messages)
+
+
+def test_with_nobody_subscribed_the_digest_waits_for_the_first_subscriber(project: Path) -> None:
+    """The README's order: the quick start first, subscribers after; they still get the
+    week's digest (nothing was frozen while nobody could receive it)."""
+    first = cli(project, "run", "--once", "--offline")
+    assert first.returncode == 0, first.stderr
+    assert "no active subscriber yet" in first.stdout
+    assert json.loads(cli(project, "digest", "status", "--json").stdout)["status"] is None
+    assert cli(project, "subscribers", "add", "alice@example.org", "--confirmed").returncode == 0
+    second = cli(project, "run", "--once", "--offline")
+    assert second.returncode == 0 and "1 sent now" in second.stdout
+    (mail,) = (project / "var" / "outbox").glob("digest.*.eml")
+    msg = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "alice@example.org"
+    assert ": 60 new stories" in msg["Subject"]  # the week's stories, not an empty digest

@@ -66,6 +66,7 @@ class ImportReport:
 class SendReport:
     period: str
     #: "sent" (this call finished it), "already-sent", "empty" (nothing to send),
+    #: "no-subscribers" (nobody active: not frozen yet),
     #: "partial" (some deliveries wait for a later run), "test"
     outcome: str
     sent: int = 0
@@ -374,6 +375,10 @@ class Digests:
         record = self.store.get_digest(period)
         created = False
         if record is None:
+            if not self.store.count_subscribers().get("active"):
+                # nobody to send it to: not frozen, so the first subscribers get this
+                # window's stories rather than an empty one next week
+                return SendReport(period, "no-subscribers")
             if self.config.digest.approval:
                 raise UsageError(f"the digest for {period} waits for approval: check it with "
                                  "`aggregator digest preview`, then run "
