@@ -37,7 +37,9 @@ from typing import Any
 import numpy as np
 
 NUM_PERM = 64
-#: datasketch's permutation scheme; stored signatures are only comparable within one
+#: datasketch's permutation scheme (computed here with numpy alone, datasketch and the
+#: scipy it imports stay out of start-up); stored signatures are only comparable
+#: within one
 SCHEME = "affine32"
 #: LSH bands × rows, for copies of the same text: a pair with word Jaccard 0.55 becomes
 #: a candidate 98% of the time; 0.1 (unrelated stories of one field) 2%. Re-written
@@ -122,10 +124,13 @@ def _next_to_month(text: str, start: int, end: int) -> bool:
 
 
 @cache
-def _permutations() -> Any:
-    from datasketch.minhash import MinHash
-
-    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations for seed 1 (``a * h + b`` mod 2**32, ``a``
+    odd), drawn as datasketch draws them: stored signatures stay comparable."""
+    draw = np.random.RandomState(1)
+    a = draw.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 def _hash(token: bytes) -> int:
@@ -134,13 +139,25 @@ def _hash(token: bytes) -> int:
     return zlib.crc32(token)
 
 
-def signature(words: Iterable[str]) -> bytes:
-    from datasketch.minhash import MinHash
+def _premix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, which datasketch applies before permuting."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
-    minhash = MinHash(num_perm=NUM_PERM, permutations=_permutations(), scheme=SCHEME,
-                      hashfunc=_hash)
-    minhash.update_batch([w.encode("utf-8") for w in words])
-    return bytes(minhash.hashvalues.astype("<u8").tobytes())
+
+def signature(words: Iterable[str]) -> bytes:
+    """The MinHash of ``words``: datasketch's affine32 scheme, byte for byte (each of
+    the NUM_PERM minima as a little-endian uint64; all ones for no words)."""
+    hashes = np.fromiter((_hash(w.encode("utf-8")) for w in words), dtype=np.uint32)
+    if not len(hashes):
+        return np.full(NUM_PERM, 0xFFFFFFFF, dtype="<u8").tobytes()
+    a, b = _permutations()
+    # uint32 arithmetic wraps: that is the mod 2**32
+    permuted = _premix(hashes)[:, None] * a + b
+    return permuted.min(axis=0).astype("<u8").tobytes()
 
 
 def features(title: str, text: str, *, title_places: Iterable[str] = (),

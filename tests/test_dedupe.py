@@ -114,3 +114,45 @@ def test_signatures_are_stable_across_processes() -> None:
                            check=True).stdout for _ in range(2)}
     assert len(runs) == 1 and runs == {dedupe.signature(["libya", "smuggling", "boats"]).hex()
                                        + "\n"}
+
+
+def test_signatures_are_datasketchs_byte_for_byte() -> None:
+    """Signatures are stored: the numpy MinHash must stay datasketch's affine32 one
+    (seed 1, crc32 tokens), byte for byte, and so must its permutations."""
+    import random
+    import zlib
+
+    from datasketch.minhash import MinHash
+
+    reference = MinHash(num_perm=dedupe.NUM_PERM, seed=1, scheme=dedupe.SCHEME)
+    a, b = dedupe._permutations()
+    assert (reference.permutations[0] == a).all() and (reference.permutations[1] == b).all()
+
+    def datasketch_signature(words: list[str]) -> bytes:
+        minhash = MinHash(num_perm=dedupe.NUM_PERM, seed=1, scheme=dedupe.SCHEME,
+                          hashfunc=zlib.crc32)
+        minhash.update_batch([w.encode("utf-8") for w in words])
+        return bytes(minhash.hashvalues.astype("<u8").tobytes())
+
+    rnd = random.Random(5)
+    cases: list[list[str]] = [[], [""], ["libya"], ["libya", "libya"], STORY.split(),
+                              REWRITE.split(), sorted(features("", STORY).words)]
+    for size in (1, 2, 3, 10, 150, 2000):
+        for _ in range(15):
+            cases.append(["".join(rnd.choice("abcxyzéñж中 \x00\U0001f600")
+                                  for _ in range(rnd.randint(0, 12))) for _ in range(size)])
+    for words in cases:
+        assert dedupe.signature(words) == datasketch_signature(words), words[:5]
+    assert dedupe.signature(iter(["a", "b"])) == datasketch_signature(["a", "b"])
+
+
+def test_start_up_does_not_import_datasketch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from aggregator.analyze import analyze; "
+            "from aggregator.dedupe import signature; signature(['a']); "
+            "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
