@@ -133,10 +133,9 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _hash(token: bytes) -> int:
-    # crc32: in C, stable across processes (stored signatures stay comparable) and
-    # spread enough once MinHash's random permutations are applied on top
-    return zlib.crc32(token)
+#: the token hash: crc32 is in C, stable across processes (stored signatures stay
+#: comparable) and spread enough once the pre-mix and permutations are applied on top
+_hash = zlib.crc32
 
 
 def _premix(h: np.ndarray) -> np.ndarray:
@@ -151,7 +150,7 @@ def _premix(h: np.ndarray) -> np.ndarray:
 def signature(words: Iterable[str]) -> bytes:
     """The MinHash of ``words``: datasketch's affine32 scheme, byte for byte (each of
     the NUM_PERM minima as a little-endian uint64; all ones for no words)."""
-    hashes = np.fromiter((_hash(w.encode("utf-8")) for w in words), dtype=np.uint32)
+    hashes = np.array([_hash(w.encode("utf-8")) for w in words], dtype=np.uint32)
     if not len(hashes):
         return np.full(NUM_PERM, 0xFFFFFFFF, dtype="<u8").tobytes()
     a, b = _permutations()
