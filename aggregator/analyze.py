@@ -12,14 +12,14 @@ copies' sources when it is read, so changing a source's tags changes its stories
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aggregator import dedupe
 from aggregator.gazetteer import country_name, find_countries, region_name, region_of
 from aggregator.models import Analysis, Item, TagReason
-from aggregator.normalize import plain_text
 from aggregator.parse.events import extract_event
-from aggregator.tagging import TagRules, topic_tags
+from aggregator.tagging import FIELDS, TagRules, field_texts, topic_tags
 
 #: the topic an extracted event implies when no rule gave it a kind of gathering already
 EVENT_TOPIC = "meeting"
@@ -38,10 +38,11 @@ class Analyzer:
 def analyze(item: Item, rules: TagRules) -> Analysis:
     found = extract_event(item.title, _html(item), published=item.published,
                           language=item.language)
-    tags: list[TagReason] = list(topic_tags(item, rules))
+    texts = field_texts(item)  # the HTML made plain once, for topics and countries
+    tags: list[TagReason] = list(topic_tags(item, rules, texts=texts))
     if found is not None and not any(t.tag in GATHERING_TOPICS for t in tags):
         tags.append(TagReason(EVENT_TOPIC, "event", found.matched, ""))
-    countries = country_reasons(item)
+    countries = country_reasons(item, texts)
     if found is not None and found.event.country:
         iso2 = found.event.country
         countries.setdefault(iso2, TagReason(f"country:{iso2}", "event",
@@ -64,16 +65,17 @@ def _html(item: Item) -> str:
     return "\n".join(h for h in (item.summary_html, item.content_html) if h)
 
 
-def country_reasons(item: Item) -> dict[str, TagReason]:
-    """``country:<iso2>`` for every country the copy names: the first mention explains it."""
-    fields = (
-        ("title", item.title),
-        ("summary", plain_text(item.summary_html)),
-        ("content", plain_text(item.content_html)),
-        ("categories", " | ".join(item.categories)),
-    )
+def country_reasons(item: Item,
+                    texts: Mapping[str, str] | None = None) -> dict[str, TagReason]:
+    """``country:<iso2>`` for every country the copy names: the first mention explains it.
+
+    Read in the title, summary, content and categories (``texts``: their
+    :func:`~aggregator.tagging.field_texts`, when made already).
+    """
+    fields = texts if texts is not None else field_texts(item)
     out: dict[str, TagReason] = {}
-    for name, text in fields:
+    for name in FIELDS:  # title, summary, content, categories
+        text = fields[name]
         if not text:
             continue
         for mention in find_countries(text):

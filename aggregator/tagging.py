@@ -35,7 +35,7 @@ from aggregator.models import Item, TagReason
 from aggregator.normalize import plain_text
 
 __all__ = ["FIELDS", "RuleTrace", "TagReason", "TagRules", "TermMatch", "compile_rules",
-           "explain", "fold", "topic_tags"]
+           "explain", "field_texts", "fold", "topic_tags"]
 
 #: where a rule may look, in the order a reason is chosen from
 FIELDS = ("title", "summary", "content", "categories")
@@ -406,17 +406,22 @@ LEAD_CHARS = 600
 class _Scanned:
     """One item's fields, each folded and scanned once (lazily, only if a rule looks)."""
 
-    def __init__(self, item: Item, rules: TagRules) -> None:
+    def __init__(self, item: Item, rules: TagRules,
+                 texts: Mapping[str, str] | None = None) -> None:
         self.item = item
         self.rules = rules
+        self.texts = texts
         self.cache: dict[str, tuple[str, str, list[int] | None, dict[int, tuple[int, int]]]] = {}
+
+    def text(self, name: str) -> str:
+        return self.texts[name] if self.texts is not None else _field_text(self.item, name)
 
     def field(self, name: str) -> tuple[str, str, list[int] | None, dict[int, tuple[int, int]]]:
         """(where the text came from, the text, its fold map, the term hits)."""
         if name not in self.cache:
-            source, text = name, _field_text(self.item, name)
+            source, text = name, self.text(name)
             if name == "summary" and not text and self.item.content_html:
-                source, text = "content", plain_text(self.item.content_html)[:LEAD_CHARS]
+                source, text = "content", self.text("content")[:LEAD_CHARS]
             folded, starts = fold(text)
             self.cache[name] = (source, text, starts, self.rules.scan(folded) if text else {})
         return self.cache[name]
@@ -439,6 +444,12 @@ class _Scanned:
                 elif headline and not out[tid].headline:  # explained where first seen
                     out[tid] = replace(out[tid], headline=True)
         return out
+
+
+def field_texts(item: Item) -> dict[str, str]:
+    """The text of each of :data:`FIELDS`, HTML made plain: what rules read. Made once
+    per item, it can be given to :func:`topic_tags`."""
+    return {name: _field_text(item, name) for name in FIELDS}
 
 
 def _field_text(item: Item, name: str) -> str:
@@ -487,13 +498,14 @@ def _lede_end(text: str) -> int:
     return m.end() if m else min(len(text), _LEDE_MAX)
 
 
-def topic_tags(item: Item, rules: TagRules, *,
-               language: str | None = None) -> tuple[TagReason, ...]:
+def topic_tags(item: Item, rules: TagRules, *, language: str | None = None,
+               texts: Mapping[str, str] | None = None) -> tuple[TagReason, ...]:
     """One :class:`TagReason` per topic whose rule matches ``item``, sorted by tag.
 
-    ``language`` overrides ``item.language`` ("en-GB" counts as "en"; None: unknown).
+    ``language`` overrides ``item.language`` ("en-GB" counts as "en"; None: unknown);
+    ``texts`` is the item's :func:`field_texts`, when the caller has made them already.
     """
-    scanned = _Scanned(item, rules)
+    scanned = _Scanned(item, rules, texts)
     lang = _primary(language or item.language)
     found = [reason for rule in rules.rules if (reason := _tag(scanned, rule, lang))]
     return tuple(sorted(found, key=lambda r: r.tag))
