@@ -91,9 +91,16 @@ class Features:
                 "tp": sorted(self.title_places), "p": sorted(self.places)}
 
 
+#: in ASCII, _TOKEN_RE's words are runs of letters and digits: everything else splits
+_ASCII_SPLIT = "".join(c if c.isalnum() else " " for c in map(chr, range(128)))
+
+
 def _words(text: str) -> list[str]:
-    return [w for w in _TOKEN_RE.findall(fold(text))
-            if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS]
+    folded = fold(text)
+    # str.split is ~5x faster than the regex, and most text is ASCII once folded
+    tokens = (folded.translate(_ASCII_SPLIT).split() if folded.isascii()
+              else _TOKEN_RE.findall(folded))
+    return [w for w in tokens if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS]
 
 
 def figures(text: str) -> frozenset[str]:
