@@ -156,3 +156,16 @@ def test_start_up_does_not_import_datasketch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_words_of_ascii_text_are_the_token_regexs() -> None:
+    import random
+
+    rnd = random.Random(3)
+    chars = [chr(i) for i in range(128)] + list("éÉßﬁ²³½٣中Жİı\u0301_")
+    for _ in range(5000):
+        text = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 60)))
+        folded = dedupe.fold(text)
+        assert dedupe._words(text) == [
+            w for w in dedupe._TOKEN_RE.findall(folded)
+            if (len(w) >= 3 or w.isdigit()) and w not in dedupe._STOPWORDS], text
