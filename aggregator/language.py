@@ -81,12 +81,20 @@ def _fast_class(base: Any) -> Any:
 
         def _raw_score(self, text: bytes) -> Any:
             features = self._features(text)
-            if not len(features):
+            n = len(features)
+            if not n:
                 return super()._raw_score(b"")  # py3langid's answer for no features
-            # py3langid counts with a Counter: the ids in order of first occurrence
-            ids, first, counts = np.unique(features, return_index=True, return_counts=True)
-            order = np.argsort(first)
-            return (np.log1p(counts[order].astype(np.float32)) @ self._ptc32[ids[order]]
+            # py3langid counts with a Counter, and sums in its order: each id once, in
+            # order of first occurrence. One sort by (id, position) finds both.
+            keys = np.sort((features << 32) | np.arange(n))
+            ids = keys >> 32
+            new = np.empty(n, dtype=bool)
+            new[0] = True
+            np.not_equal(ids[1:], ids[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+            counts = np.diff(starts, append=n)
+            order = np.argsort(keys[starts] & 0xFFFFFFFF)
+            return (np.log1p(counts[order].astype(np.float32)) @ self._ptc32[ids[starts[order]]]
                     + self.nb_pc)
 
         def _features(self, text: bytes) -> Any:
