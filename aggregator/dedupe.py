@@ -157,7 +157,7 @@ def _premix(h: np.ndarray) -> np.ndarray:
 def signature(words: Iterable[str]) -> bytes:
     """The MinHash of ``words``: datasketch's affine32 scheme, byte for byte (each of
     the NUM_PERM minima as a little-endian uint64; all ones for no words)."""
-    hashes = np.array([_hash(w.encode("utf-8")) for w in words], dtype=np.uint32)
+    hashes = np.array(list(map(_hash, map(str.encode, words))), dtype=np.uint32)  # UTF-8
     if not len(hashes):
         return np.full(NUM_PERM, 0xFFFFFFFF, dtype="<u8").tobytes()
     a, b = _permutations()

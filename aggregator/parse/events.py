@@ -387,7 +387,8 @@ def extract_event(title: str, html: str, *, published: datetime | None = None,
     # a meeting in Djibouti on 3 and 4 June")
     subject = [title, *prose[:1], *prose[lede_at:lede_at + 1]]
     subject += [line for line in head[:6] if len(line.split()) <= 9]
-    if not any(meeting.search(gazetteer.fold(text)) for text in subject):
+    # (the first paragraph is often the lede too: each text searched once)
+    if not any(meeting.search(gazetteer.fold(text)) for text in dict.fromkeys(subject)):
         return None
 
     def result(found: _Found, text: str, venue: tuple[str, str | None] | None) -> EventMatch:
