@@ -412,6 +412,7 @@ class _Scanned:
         self.rules = rules
         self.texts = texts
         self.cache: dict[str, tuple[str, str, list[int] | None, dict[int, tuple[int, int]]]] = {}
+        self.present_in: dict[tuple[str, ...], frozenset[int]] = {}
 
     def text(self, name: str) -> str:
         return self.texts[name] if self.texts is not None else _field_text(self.item, name)
@@ -426,8 +427,12 @@ class _Scanned:
             self.cache[name] = (source, text, starts, self.rules.scan(folded) if text else {})
         return self.cache[name]
 
-    def present(self, rule: _Rule) -> set[int]:
-        return set().union(*(self.field(name)[3] for name in rule.fields))
+    def present(self, rule: _Rule) -> frozenset[int]:
+        """The terms found in the rule's fields (rules share a few field lists)."""
+        if (found := self.present_in.get(rule.fields)) is None:
+            found = frozenset().union(*(self.field(name)[3] for name in rule.fields))
+            self.present_in[rule.fields] = found
+        return found
 
     def matches(self, rule: _Rule, ids: frozenset[int]) -> dict[int, TermMatch]:
         """The first match of each term of ``ids`` in the rule's fields, in field order."""
