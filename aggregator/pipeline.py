@@ -127,18 +127,24 @@ def cluster_index(store: Store, config: Config) -> dedupe.ClusterIndex | None:
 
 def suggest_stories(index: dedupe.ClusterIndex | None, source_id: str, items: Sequence[Item],
                     analyses: dict[str, Analysis], known: set[str],
-                    now: datetime) -> dict[str, str]:
-    """For each new item, the story it is a near-duplicate of (by guid)."""
+                    now: datetime) -> tuple[dict[str, str], dict[str, dedupe.Entry]]:
+    """For each new item, the story it is a near-duplicate of (by guid).
+
+    Also each new item's index entry (by guid, its story still blank), built once for
+    the search and kept for :meth:`~aggregator.dedupe.ClusterIndex.add` after the store.
+    """
     if index is None:
-        return {}
+        return {}, {}
     out: dict[str, str] = {}
+    entries: dict[str, dedupe.Entry] = {}
     for item in items:
-        if item.guid in known or item.guid in out:
+        if item.guid in known or item.guid in entries:
             continue
-        found = index.best_match(_entry(source_id, item, analyses[item.guid], "", now))
+        entry = entries[item.guid] = _entry(source_id, item, analyses[item.guid], "", now)
+        found = index.best_match(entry)
         if found is not None:
             out[item.guid] = found.story_id
-    return out
+    return out, entries
 
 
 def _entry(source_id: str, item: Item, analysis: Analysis, story_id: str,
@@ -254,7 +260,7 @@ def _store(work: _Work, source: Source, response: Response, feed: FeedData,
     """Store one fetched source's items with its health, and index what was new."""
     store, fc = work.store, work.config.fetch
     known = store.known_guids(source.id, [i.guid for i in items])
-    suggestions = suggest_stories(work.index, source.id, items, analyses, known, now)
+    suggestions, entries = suggest_stories(work.index, source.id, items, analyses, known, now)
     decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
     values = decision.values()
     values.update(last_success_at=now, last_attempt_at=started, etag=response.etag,
@@ -265,7 +271,11 @@ def _store(work: _Work, source: Source, response: Response, feed: FeedData,
     if work.index is not None:
         by_guid = {i.guid: i for i in items}
         for guid, (_, story_id) in result.assigned.items():
-            work.index.add(_entry(source.id, by_guid[guid], analyses[guid], story_id, now))
+            entry = entries.get(guid)
+            if entry is None:  # an edited copy: its text, and so its features, changed
+                entry = _entry(source.id, by_guid[guid], analyses[guid], story_id, now)
+            entry.story_id = story_id
+            work.index.add(entry)
     return SourceOutcome(source.id, SourceStatus.OK, new=result.new, updated=result.updated,
                          warnings=feed.warnings)
 

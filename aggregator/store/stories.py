@@ -123,21 +123,30 @@ class StoriesMixin:
         joins the story of another source's copy with the same canonical URL or the
         same content, else the story ``suggestions`` names for its guid (near-duplicate
         search), else a story of its own. ``analyses`` (by guid) are its tags and event.
+
+        Rows go in batches (one statement for all new copies, one for their tags, one
+        query for the stories they join): a statement per row cost more than the rest
+        of a poll together.
         """
         analyses = analyses or {}
         suggestions = suggestions or {}
         batch: dict[str, Item] = {}
         for item in items:
             batch[item.guid] = item
-        new = updated = unchanged = 0
         assigned: dict[str, tuple[str, str]] = {}
+        unchanged = 0
         with self._write() as conn:
             existing: dict[str, Any] = {}
             for chunk in chunks(list(batch)):
                 for found in conn.execute(sa.select(copies).where(
                         copies.c.source_id == source.id, copies.c.guid.in_(chunk))):
                     existing[found.guid] = found
-            touched: set[str] = set()
+            fresh = [item for guid, item in batch.items() if guid not in existing]
+            joined = self._stories_for(conn, source.id, fresh, suggestions)
+            new_stories: list[dict[str, Any]] = []
+            new_copies: list[dict[str, Any]] = []
+            edited: list[tuple[str, dict[str, Any]]] = []
+            analysed: list[tuple[str, Analysis]] = []
             for guid, item in batch.items():
                 values = _copy_values(item)
                 analysis = analyses.get(guid)
@@ -147,81 +156,143 @@ class StoriesMixin:
                 row = existing.get(guid)
                 if row is None:
                     cid = copy_id(source.id, guid)
-                    sid = self._story_for(conn, item, source.id, suggestions.get(guid))
+                    sid = joined[guid]
                     if sid is None:
                         sid = story_id_for(cid)
-                        conn.execute(stories.insert().values(
-                            id=sid, representative_copy_id=cid, first_seen_at=now,
-                            published_at=item.published or now, updated_at=now,
-                            hidden=False))
-                    conn.execute(copies.insert().values(
-                        id=cid, story_id=sid, source_id=source.id, guid=guid,
-                        first_seen_at=now, changed_at=now, **values))
-                    new += 1
+                        new_stories.append({
+                            "id": sid, "representative_copy_id": cid, "first_seen_at": now,
+                            "published_at": item.published or now, "updated_at": now,
+                            "hidden": False})
+                    # every row with the same keys: one statement for them all
+                    new_copies.append({"id": cid, "story_id": sid, "source_id": source.id,
+                                       "guid": guid, "first_seen_at": now, "changed_at": now,
+                                       "signature": None, "features": None, **values})
                 elif any(getattr(row, k) != v for k, v in values.items() if k in _COMPARED):
                     cid, sid = row.id, row.story_id
-                    conn.execute(copies.update().where(copies.c.id == cid)
-                                 .values(changed_at=now, **values))
-                    updated += 1
+                    edited.append((cid, values))
                 else:
                     unchanged += 1
                     continue
-                touched.add(sid)
                 assigned[guid] = (cid, sid)
                 if analysis is not None:
-                    self._write_analysis(conn, cid, analysis)
-            for sid in touched:
-                self._elect_representative(conn, sid, now)
-            for chunk in chunks(sorted(touched)):
-                # a new or edited copy changes what the story shows (its copies, its
-                # pooled tags), so the story has changed: feeds and publish see it
-                conn.execute(stories.update().where(stories.c.id.in_(chunk))
-                             .values(updated_at=now))
+                    analysed.append((cid, analysis))
+            if new_stories:
+                conn.execute(stories.insert(), new_stories)
+            if new_copies:
+                conn.execute(copies.insert(), new_copies)
+            for cid, values in edited:
+                conn.execute(copies.update().where(copies.c.id == cid)
+                             .values(changed_at=now, **values))
+            self._write_analyses(conn, analysed, replace={cid for cid, _ in edited})
+            touched = {sid for _, sid in assigned.values()}
+            self._elect_representatives(conn, touched, now)
             self._stories_changed(conn, touched)
             if source_values:
                 self.update_source(source.id, conn, **source_values)
-        return IngestResult(new, updated, unchanged, assigned)
+        return IngestResult(len(new_copies), len(edited), unchanged, assigned)
+
+    def _write_analyses(self, conn: sa.Connection, analysed: Sequence[tuple[str, Analysis]],
+                        *, replace: set[str]) -> None:
+        """Tags and event of each copy; those of ``replace`` (edited copies) are rewritten."""
+        for chunk in chunks(sorted(replace)):
+            conn.execute(copy_tags.delete().where(copy_tags.c.copy_id.in_(chunk)))
+            conn.execute(copy_events.delete().where(copy_events.c.copy_id.in_(chunk)))
+        tag_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        for cid, analysis in analysed:
+            seen: set[str] = set()
+            for reason in analysis.tags:
+                if reason.tag not in seen:  # one reason per tag: the first is the best
+                    seen.add(reason.tag)
+                    tag_rows.append({"copy_id": cid, "tag": reason.tag, "rule": reason.rule,
+                                     "matched": reason.matched[:500], "field": reason.field})
+            if analysis.event is not None:
+                e = analysis.event
+                event_rows.append({"copy_id": cid, "start": e.start, "end": e.end,
+                                   "location": e.location, "country": e.country,
+                                   "matched": (analysis.event_text or "")[:500]})
+        if tag_rows:
+            conn.execute(copy_tags.insert(), tag_rows)
+        if event_rows:
+            conn.execute(copy_events.insert(), event_rows)
 
     def _write_analysis(self, conn: sa.Connection, cid: str, analysis: Analysis) -> None:
-        conn.execute(copy_tags.delete().where(copy_tags.c.copy_id == cid))
-        conn.execute(copy_events.delete().where(copy_events.c.copy_id == cid))
-        seen: set[str] = set()
-        rows = []
-        for reason in analysis.tags:
-            if reason.tag not in seen:  # one reason per tag: the first is the best
-                seen.add(reason.tag)
-                rows.append({"copy_id": cid, "tag": reason.tag, "rule": reason.rule,
-                             "matched": reason.matched[:500], "field": reason.field})
-        if rows:
-            conn.execute(copy_tags.insert(), rows)
-        if analysis.event is not None:
-            e = analysis.event
-            conn.execute(copy_events.insert().values(
-                copy_id=cid, start=e.start, end=e.end, location=e.location, country=e.country,
-                matched=(analysis.event_text or "")[:500]))
+        self._write_analyses(conn, [(cid, analysis)], replace={cid})
 
-    def _story_for(self, conn: sa.Connection, item: Item, source_id: str,
-                   suggested: str | None) -> str | None:
-        """The story a new copy joins: same page, same content, or the suggestion."""
-        if item.canonical_url:
-            found = conn.execute(
-                sa.select(copies.c.story_id).where(copies.c.canonical_url == item.canonical_url)
-                .order_by(copies.c.first_seen_at).limit(1)).scalar()
-            if found:
-                return str(found)
-        if len(item.text) >= _MIN_HASH_JOIN_TEXT:
-            found = conn.execute(
-                sa.select(copies.c.story_id).where(copies.c.content_hash == item.content_hash,
-                                                   copies.c.source_id != source_id)
-                .order_by(copies.c.first_seen_at).limit(1)).scalar()
-            if found:
-                return str(found)
-        if suggested:
-            live = conn.execute(sa.select(stories.c.id).where(
-                stories.c.id == suggested, stories.c.merged_into.is_(None))).scalar()
-            if live:
-                return str(live)
-        return None
+    def _stories_for(self, conn: sa.Connection, source_id: str, items: Sequence[Item],
+                     suggested: Mapping[str, str]) -> dict[str, str | None]:
+        """The story each new copy joins (by guid): same page, same content, or the suggestion.
+
+        The same page: the earliest stored copy with its canonical URL, or an earlier
+        copy of this batch. The same content: the earliest copy of another source with
+        its content hash (texts of at least 200 characters).
+        """
+        by_url: dict[str, str] = {}
+        urls = sorted({i.canonical_url for i in items if i.canonical_url})
+        for chunk in chunks(urls):
+            for url, sid in conn.execute(
+                    sa.select(copies.c.canonical_url, copies.c.story_id)
+                    .where(copies.c.canonical_url.in_(chunk))
+                    .order_by(copies.c.first_seen_at.desc(), copies.c.id.desc())):
+                by_url[url] = sid  # the earliest comes last and wins
+        by_hash: dict[str, str] = {}
+        hashes = sorted({i.content_hash for i in items if len(i.text) >= _MIN_HASH_JOIN_TEXT
+                         and (not i.canonical_url or i.canonical_url not in by_url)})
+        for chunk in chunks(hashes):
+            for digest, sid in conn.execute(
+                    sa.select(copies.c.content_hash, copies.c.story_id)
+                    .where(copies.c.content_hash.in_(chunk), copies.c.source_id != source_id)
+                    .order_by(copies.c.first_seen_at.desc(), copies.c.id.desc())):
+                by_hash[digest] = sid
+        live: set[str] = set()
+        for chunk in chunks(sorted({suggested[i.guid] for i in items if i.guid in suggested})):
+            live.update(conn.execute(sa.select(stories.c.id).where(
+                stories.c.id.in_(chunk), stories.c.merged_into.is_(None))).scalars())
+        out: dict[str, str | None] = {}
+        for item in items:
+            sid = by_url.get(item.canonical_url) if item.canonical_url else None
+            if sid is None and len(item.text) >= _MIN_HASH_JOIN_TEXT:
+                sid = by_hash.get(item.content_hash)
+            if sid is None and suggested.get(item.guid) in live:
+                sid = suggested[item.guid]
+            out[item.guid] = sid
+            if item.canonical_url and item.canonical_url not in by_url:
+                # a later copy of this batch with the same page joins this one's story
+                by_url[item.canonical_url] = sid or story_id_for(copy_id(source_id, item.guid))
+        return out
+
+    def _elect_representatives(self, conn: sa.Connection, story_ids: Iterable[str],
+                               now: datetime) -> None:
+        """Mark these stories changed now, and elect each one's representative again.
+
+        The representative: the highest source priority, then the earliest copy.
+        """
+        for chunk in chunks(sorted(set(story_ids))):
+            candidates: dict[str, list[Any]] = {}
+            for r in conn.execute(
+                    sa.select(copies.c.story_id, copies.c.id, copies.c.published_at,
+                              copies.c.first_seen_at, sources.c.priority)
+                    .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
+                    .where(copies.c.story_id.in_(chunk))):
+                candidates.setdefault(r.story_id, []).append(r)
+            current = {r.id: r for r in conn.execute(
+                sa.select(stories.c.id, stories.c.representative_copy_id,
+                          stories.c.published_at).where(stories.c.id.in_(chunk)))}
+            moved = []
+            for sid, rows in candidates.items():
+                best = min(rows, key=lambda r: (-r.priority, r.published_at or r.first_seen_at,
+                                                r.first_seen_at, r.id))
+                published = best.published_at or best.first_seen_at
+                story = current[sid]
+                if story.representative_copy_id != best.id or story.published_at != published:
+                    moved.append({"b_id": sid, "rep": best.id, "published": published})
+            if moved:
+                conn.execute(stories.update().where(stories.c.id == sa.bindparam("b_id"))
+                             .values(representative_copy_id=sa.bindparam("rep"),
+                                     published_at=sa.bindparam("published")), moved)
+            # a new or edited copy changes what the story shows (its copies, its
+            # pooled tags), so the story has changed: feeds and publish see it
+            conn.execute(stories.update().where(stories.c.id.in_(chunk)).values(updated_at=now))
 
     def _elect_representative(self, conn: sa.Connection, story_id: str, now: datetime) -> None:
         """Representative: the highest source priority, then the earliest copy."""
