@@ -151,6 +151,39 @@ def test_same_canonical_url_from_another_source_joins_the_story(store: Store) ->
     assert story.duplicates[0].id == copy_id("low", "x")
 
 
+def test_copies_of_one_batch_join_each_other_as_they_would_one_by_one(store: Store) -> None:
+    """Ingest writes a poll's copies together; the joins are those of writing them in order."""
+    store.sync_sources([src("a"), src("b")], NOW)
+    long_text = "Two hundred characters of the same words make the same content. " * 4
+    store.ingest(store.get_source("b"), [item("b", "orig", text=long_text,
+                                               content_hash="same", canonical_url=None)], NOW)
+    later = NOW + timedelta(minutes=5)
+    result = store.ingest(store.get_source("a"), [
+        # the same content as b's copy: joins its story...
+        item("a", "1", text=long_text, content_hash="same",
+             canonical_url="https://news.example.org/p"),
+        # ...and so does a later copy of this batch with the same page
+        item("a", "2", canonical_url="https://news.example.org/p"),
+        # two new copies of one page: the second joins the first's new story
+        item("a", "3", canonical_url="https://news.example.org/q"),
+        item("a", "4", canonical_url="https://news.example.org/q"),
+        # a guid repeated within the batch is stored once, the last one wins
+        item("a", "5", title="First"),
+        item("a", "5", title="Second"),
+    ], later)
+    assert (result.new, result.updated) == (5, 0)
+    orig = story_id_for(copy_id("b", "orig"))
+    q = story_id_for(copy_id("a", "3"))
+    assert {g: sid for g, (_, sid) in result.assigned.items()} == {
+        "1": orig, "2": orig, "3": q, "4": q, "5": story_id_for(copy_id("a", "5"))}
+    by_id = {s.id: s for s in store.list_stories()}
+    assert set(by_id) == {orig, q, story_id_for(copy_id("a", "5"))}
+    assert by_id[story_id_for(copy_id("a", "5"))].title == "Second"
+    # the representative of the joined story is still the earliest copy
+    assert by_id[orig].source == "b"
+    assert sorted(d.id for d in by_id[orig].duplicates) == [copy_id("a", "1"), copy_id("a", "2")]
+
+
 def test_ids_are_stable_and_derived_from_the_founding_copy(store: Store) -> None:
     store.sync_sources([src("a")], NOW)
     store.ingest(store.get_source("a"), [item("a", "1")], NOW)
