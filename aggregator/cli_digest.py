@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from aggregator.digest import DigestStatus, SendReport
-from aggregator.digest.build import parse_period
 from aggregator.models import SUBSCRIBER_STATUSES, Subscriber
 from aggregator.service import Service
+
+if TYPE_CHECKING:  # the digest's modules (mail, templates) load when a command needs them
+    from aggregator.digest import DigestStatus, SendReport
 
 
 def _period(text: str) -> str:
     try:
+        from aggregator.digest.build import parse_period
+
         return parse_period(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from e

@@ -21,7 +21,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -98,6 +98,12 @@ class _Work:
     rng: random.Random
     #: parses, normalizes and analyzes feeds in other processes (``[fetch] parse_processes``)
     pool: ParsePool | None = None
+    #: the health of sources that answered 304, written together once per batch
+    not_modified: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+
+    def flush(self) -> None:
+        self.store.update_sources(self.not_modified)
+        self.not_modified.clear()
 
 
 @contextlib.asynccontextmanager
@@ -187,11 +193,14 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
     async with Fetcher(fc, offline=offline_dirs) as fetcher, _parse_pool(work):
         while claimed:
             tasks = [asyncio.create_task(_poll_one(work, fetcher, s)) for s in claimed]
-            for next_done in asyncio.as_completed(tasks):
-                outcome = await next_done
-                outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
+            try:
+                for next_done in asyncio.as_completed(tasks):
+                    outcome = await next_done
+                    outcomes.append(outcome)
+                    if progress:
+                        progress(outcome)
+            finally:
+                work.flush()
             claimed = store.claim_sources(clock(), owner, lease, ids=ids, due_only=due_only,
                                           limit=batch,
                                           exclude=[o.source_id for o in outcomes])
@@ -210,8 +219,10 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
                                        last_modified=source.last_modified)
         if response.not_modified:
             decision = policy.after_success(source, fc, clock(), response=response)
-            store.update_source(source.id, **decision.values(), last_success_at=clock(),
-                                last_attempt_at=started)
+            # written with the batch's other 304s: one transaction, not one each
+            work.not_modified.append((source.id, {**decision.values(),
+                                                  "last_success_at": clock(),
+                                                  "last_attempt_at": started}))
             return SourceOutcome(source.id, SourceStatus.OK, not_modified=True)
         if work.pool is not None and source.definition.kind is not SourceKind.HTML:
             return await _poll_elsewhere(work, work.pool, source, response, started)

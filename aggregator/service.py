@@ -22,7 +22,6 @@ from argon2 import PasswordHasher
 
 from aggregator import accounts
 from aggregator.config import Config, load_config, load_sources
-from aggregator.digest import Digests, SendReport
 from aggregator.errors import (
     AccountLocked,
     AggregatorError,
@@ -45,6 +44,7 @@ from aggregator.store import PruneReport, Reason, Store, SyncReport
 from aggregator.tagging import TagRules, compile_rules
 
 if TYPE_CHECKING:
+    from aggregator.digest import Digests, SendReport
     from aggregator.pipeline import SourcePreview
 
 SECRET_FILE = "secret_key"
@@ -197,6 +197,8 @@ class Service:
     def digests(self) -> Digests:
         """Subscribers and the digest (built on first use: it reads the secret key)."""
         if self._digests is None:
+            from aggregator.digest import Digests  # mail and templates: only when needed
+
             self._digests = Digests(self.config, self.store, ensure_secret(self.config),
                                     clock=self.clock, topics=self.rules.names)
         return self._digests

@@ -65,6 +65,27 @@ def test_migrating_twice_is_a_no_op(db_url: str) -> None:
     s.close()
 
 
+def test_the_head_the_store_checks_at_start_up_is_the_newest_migration() -> None:
+    """Start-up skips alembic when the database is at ``engine.HEAD``: it must be the head."""
+    from aggregator.store import engine
+
+    assert engine.HEAD == _head_revision()
+
+
+def test_an_old_database_is_still_migrated_at_start_up(db_url: str) -> None:
+    Store.open(db_url).close()
+    s = Store.open(db_url)
+    with s.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+        conn.execute(sa.text("DROP TABLE pruned_copies"))
+    s.close()
+    s = Store.open(db_url)
+    with s.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == _head_revision()
+        assert sa.inspect(conn).has_table("pruned_copies")
+    s.close()
+
+
 def _head_revision() -> str | None:
     from pathlib import Path
 

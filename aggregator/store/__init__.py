@@ -257,11 +257,13 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
                 q = q.limit(limit)
             if self.is_postgres:
                 q = q.with_for_update(skip_locked=True)
-            for sid in conn.execute(q).scalars().all():
-                res = conn.execute(sources.update().where(sa.and_(sources.c.id == sid, free))
-                                   .values(lease_owner=owner, lease_until=now + lease))
-                if res.rowcount == 1:
-                    claimed.append(sid)
+            found = conn.execute(q).scalars().all()
+            if found:  # one statement for the batch; the lease taken only if still free
+                conn.execute(sources.update().where(sources.c.id.in_(found), free)
+                             .values(lease_owner=owner, lease_until=now + lease))
+                mine = set(conn.execute(sa.select(sources.c.id).where(
+                    sources.c.id.in_(found), sources.c.lease_owner == owner)).scalars())
+                claimed = [sid for sid in found if sid in mine]
         return self.list_sources(claimed) if claimed else []
 
     def update_source(self, source_id: str, conn: sa.Connection | None = None,
@@ -277,6 +279,22 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         else:
             with self._write() as c:
                 c.execute(stmt)
+
+    def update_sources(self, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """:meth:`update_source` for many sources in one transaction (a poll's 304s)."""
+        if not updates:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for source_id, values in updates:
+            row = {"lease_owner": None, "lease_until": None, **values}
+            if isinstance(row.get("status"), SourceStatus):
+                row["status"] = row["status"].value
+            groups.setdefault(tuple(sorted(row)), []).append(
+                {"b_id": source_id, **{f"v_{k}": v for k, v in row.items()}})
+        with self._write() as conn:
+            for keys, rows in groups.items():
+                conn.execute(sources.update().where(sources.c.id == sa.bindparam("b_id"))
+                             .values({k: sa.bindparam(f"v_{k}") for k in keys}), rows)
 
     def known_guids(self, source_id: str, guids: Sequence[str]) -> set[str]:
         found: set[str] = set()
