@@ -205,6 +205,47 @@ def test_copies_of_one_batch_join_each_other_as_they_would_one_by_one(store: Sto
     assert sorted(d.id for d in by_id[orig].duplicates) == [copy_id("a", "1"), copy_id("a", "2")]
 
 
+def test_what_ingest_writes_of_new_stories_is_what_recomputing_them_gives(store: Store) -> None:
+    """Stories founded by a batch are written whole, without reading them back: their
+    representative, date and ``story_tags`` must equal a recomputation from the copies."""
+    store.sync_sources([src("a", tags=("org:a",)), src("b", priority=5)], NOW)
+
+    def tagged(*tags: str) -> Analysis:
+        return Analysis(tags=tuple(TagReason(t, "rule", "x", "title") for t in tags))
+
+    batch = [item("a", "1", published=NOW - timedelta(hours=3)),
+             item("a", "2", published=None, canonical_url="https://news.example.org/p"),
+             item("a", "3", published=NOW - timedelta(days=2),
+                  canonical_url="https://news.example.org/p"),
+             item("a", "4")]
+    analyses = {"1": tagged("topic:a", "country:fr"), "2": tagged("topic:b"),
+                "3": tagged("topic:c", "topic:b"), "4": tagged()}
+    store.ingest(store.get_source("a"), batch, NOW, analyses=analyses)
+    store.ingest(store.get_source("b"), [item("b", "x", canonical_url=batch[0].url)],
+                 NOW + timedelta(minutes=1), analyses={"x": tagged("topic:z")})
+
+    def snapshot() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT id, representative_copy_id, published_at, first_seen_at, hidden "
+                "FROM stories ORDER BY id")).all()
+            tags = conn.execute(sa.text(
+                "SELECT story_id, tag, published_at, first_seen_at, hidden FROM story_tags "
+                "ORDER BY story_id, tag")).all()
+        return [tuple(r) for r in rows], [tuple(r) for r in tags]
+
+    written = snapshot()
+    with store._write() as conn:
+        ids = [r[0] for r in written[0]]
+        store._elect_representatives(conn, ids, NOW)
+        store._stories_changed(conn, ids)
+    assert snapshot() == written
+    p = story_id_for(copy_id("a", "2"))
+    assert (p, copy_id("a", "3")) in [(r[0], r[1]) for r in written[0]]  # the earlier copy
+    assert {(r[0], r[1]) for r in written[1] if r[0] == p} == {
+        (p, "org:a"), (p, "topic:b"), (p, "topic:c")}
+
+
 def test_ids_are_stable_and_derived_from_the_founding_copy(store: Store) -> None:
     store.sync_sources([src("a")], NOW)
     store.ingest(store.get_source("a"), [item("a", "1")], NOW)

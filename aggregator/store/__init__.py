@@ -104,6 +104,11 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
+#: built once: every poll of a source asks it
+_KNOWN = sa.select(copies.c.guid).where(copies.c.source_id == sa.bindparam("source_id"),
+                                        copies.c.guid.in_(sa.bindparam("ids", expanding=True)))
+
+
 class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMixin):
     """One database; open with :meth:`open` and close when done."""
 
@@ -300,8 +305,8 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in chunks(list(guids)):
-                found.update(conn.execute(sa.select(copies.c.guid).where(
-                    copies.c.source_id == source_id, copies.c.guid.in_(chunk))).scalars())
+                found.update(conn.execute(_KNOWN, {"source_id": source_id,
+                                                   "ids": chunk}).scalars())
         return found
 
     # -- small facts -----------------------------------------------------------------

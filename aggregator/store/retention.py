@@ -38,6 +38,12 @@ class PruneReport:
     deliveries: int = 0
 
 
+#: built once: every poll of a source asks it
+_PRUNED = sa.select(pruned_copies.c.guid).where(
+    pruned_copies.c.source_id == sa.bindparam("source_id"),
+    pruned_copies.c.guid.in_(sa.bindparam("ids", expanding=True)))
+
+
 class RetentionMixin:
     engine: sa.Engine
 
@@ -93,7 +99,6 @@ class RetentionMixin:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for i in range(0, len(guids), 500):
-                found.update(conn.execute(sa.select(pruned_copies.c.guid).where(
-                    pruned_copies.c.source_id == source_id,
-                    pruned_copies.c.guid.in_(guids[i:i + 500]))).scalars())
+                found.update(conn.execute(_PRUNED, {"source_id": source_id,
+                                                    "ids": guids[i:i + 500]}).scalars())
         return found

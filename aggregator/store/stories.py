@@ -47,6 +47,52 @@ _COMPARED = ("url", "title", "summary_html", "content_html", "published_at", "co
              "categories", "enclosures", "author")
 
 
+def _ids(name: str = "ids") -> sa.BindParameter[Any]:
+    return sa.bindparam(name, expanding=True)
+
+
+# The statements of the ingest path, built once: building and caching a statement
+# costs more than SQLite takes to run it, and ingest runs ~20 for every source polled.
+_EXISTING = sa.select(copies).where(copies.c.source_id == sa.bindparam("source_id"),
+                                    copies.c.guid.in_(_ids()))
+# earliest last: a dict built from the rows keeps the earliest copy's story
+_BY_URL = (sa.select(copies.c.canonical_url, copies.c.story_id)
+           .where(copies.c.canonical_url.in_(_ids()))
+           .order_by(copies.c.first_seen_at.desc(), copies.c.id.desc()))
+_BY_HASH = (sa.select(copies.c.content_hash, copies.c.story_id)
+            .where(copies.c.content_hash.in_(_ids()),
+                   copies.c.source_id != sa.bindparam("source_id"))
+            .order_by(copies.c.first_seen_at.desc(), copies.c.id.desc()))
+_LIVE = sa.select(stories.c.id).where(stories.c.id.in_(_ids()), stories.c.merged_into.is_(None))
+_SOURCE_TAGS = sa.select(sources.c.tags).where(sources.c.id == sa.bindparam("source_id"))
+_CANDIDATES = (sa.select(copies.c.story_id, copies.c.id, copies.c.published_at,
+                         copies.c.first_seen_at, sources.c.priority)
+               .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
+               .where(copies.c.story_id.in_(_ids())))
+_REPRESENTED = sa.select(stories.c.id, stories.c.representative_copy_id,
+                         stories.c.published_at).where(stories.c.id.in_(_ids()))
+_MOVE = (stories.update().where(stories.c.id == sa.bindparam("b_id"))
+         .values(representative_copy_id=sa.bindparam("rep"),
+                 published_at=sa.bindparam("published")))
+_TOUCH = stories.update().where(stories.c.id.in_(_ids())).values(updated_at=sa.bindparam("now"))
+_BUMP = stories.update().where(stories.c.id.in_(_ids())).values(revision=stories.c.revision + 1)
+_UNTAG = story_tags.delete().where(story_tags.c.story_id.in_(_ids()))
+_STORY_ROWS = (sa.select(stories.c.id, stories.c.published_at, stories.c.first_seen_at,
+                         stories.c.hidden, stories.c.revision, stories.c.updated_at)
+               .where(stories.c.id.in_(_ids()), stories.c.merged_into.is_(None)))
+_TAGS_BY_RULE = (sa.select(copies.c.story_id, copy_tags.c.tag)
+                 .join(copy_tags, copy_tags.c.copy_id == copies.c.id)
+                 .where(copies.c.story_id.in_(_ids())))
+_TAGS_BY_SOURCE = (sa.select(copies.c.story_id, sources.c.tags)
+                   .join(sources, sources.c.id == copies.c.source_id)
+                   .where(copies.c.story_id.in_(_ids())))
+_TAG_EDITS = (sa.select(story_tag_edits.c.story_id, story_tag_edits.c.tag,
+                        story_tag_edits.c.action)
+              .where(story_tag_edits.c.story_id.in_(_ids())))
+_UNTAG_COPIES = copy_tags.delete().where(copy_tags.c.copy_id.in_(_ids()))
+_UNEVENT_COPIES = copy_events.delete().where(copy_events.c.copy_id.in_(_ids()))
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     new: int = 0
@@ -54,6 +100,20 @@ class IngestResult:
     unchanged: int = 0
     #: guid → (copy id, story id) of every copy this ingest created or changed
     assigned: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A story founded by one ingest batch: its copies (date, id) and their tags."""
+
+    id: str
+    copies: list[tuple[datetime, str]] = field(default_factory=list)
+    tags: set[str] = field(default_factory=set)
+
+    def add(self, cid: str, published: datetime, analysis: Analysis | None) -> None:
+        self.copies.append((published, cid))
+        if analysis is not None:
+            self.tags.update(t.tag for t in analysis.tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +198,12 @@ class StoriesMixin:
         with self._write() as conn:
             existing: dict[str, Any] = {}
             for chunk in chunks(list(batch)):
-                for found in conn.execute(sa.select(copies).where(
-                        copies.c.source_id == source.id, copies.c.guid.in_(chunk))):
+                for found in conn.execute(_EXISTING, {"source_id": source.id, "ids": chunk}):
                     existing[found.guid] = found
             fresh = [item for guid, item in batch.items() if guid not in existing]
             joined = self._stories_for(conn, source.id, fresh, suggestions)
-            new_stories: list[dict[str, Any]] = []
+            # stories founded by this batch: everything about them is known here
+            new_stories: dict[str, _Fresh] = {}
             new_copies: list[dict[str, Any]] = []
             edited: list[tuple[str, dict[str, Any]]] = []
             analysed: list[tuple[str, Analysis]] = []
@@ -159,10 +219,9 @@ class StoriesMixin:
                     sid = joined[guid]
                     if sid is None:
                         sid = story_id_for(cid)
-                        new_stories.append({
-                            "id": sid, "representative_copy_id": cid, "first_seen_at": now,
-                            "published_at": item.published or now, "updated_at": now,
-                            "hidden": False})
+                        new_stories[sid] = _Fresh(sid)
+                    if sid in new_stories:
+                        new_stories[sid].add(cid, item.published or now, analysis)
                     # every row with the same keys: one statement for them all
                     new_copies.append({"id": cid, "story_id": sid, "source_id": source.id,
                                        "guid": guid, "first_seen_at": now, "changed_at": now,
@@ -177,26 +236,52 @@ class StoriesMixin:
                 if analysis is not None:
                     analysed.append((cid, analysis))
             if new_stories:
-                conn.execute(stories.insert(), new_stories)
+                self._insert_fresh(conn, source.id, new_stories.values(), now)
             if new_copies:
                 conn.execute(copies.insert(), new_copies)
             for cid, values in edited:
                 conn.execute(copies.update().where(copies.c.id == cid)
                              .values(changed_at=now, **values))
             self._write_analyses(conn, analysed, replace={cid for cid, _ in edited})
-            touched = {sid for _, sid in assigned.values()}
+            touched = {sid for _, sid in assigned.values() if sid not in new_stories}
             self._elect_representatives(conn, touched, now)
             self._stories_changed(conn, touched)
             if source_values:
                 self.update_source(source.id, conn, **source_values)
         return IngestResult(len(new_copies), len(edited), unchanged, assigned)
 
+    def _insert_fresh(self, conn: sa.Connection, source_id: str, fresh: Iterable[_Fresh],
+                      now: datetime) -> None:
+        """The stories a batch founds, with their ``story_tags``, without reading them back.
+
+        What :meth:`_elect_representatives` and :meth:`_stories_changed` would find for
+        them: their copies are all in this batch, of one source (so one priority), and
+        no editor has touched them yet.
+        """
+        source_tags = conn.execute(_SOURCE_TAGS, {"source_id": source_id}).scalar() or ()
+        story_rows: list[dict[str, Any]] = []
+        tag_rows: list[dict[str, Any]] = []
+        for story in fresh:
+            # the representative: the earliest copy (same priority), as elected later
+            published, cid = min(story.copies)
+            row = {"id": story.id, "representative_copy_id": cid, "first_seen_at": now,
+                   "published_at": published, "updated_at": now, "hidden": False,
+                   "revision": 1}
+            story_rows.append(row)
+            tag_rows += ({"story_id": story.id, "tag": tag, "published_at": published,
+                          "first_seen_at": now, "hidden": False, "revision": 1,
+                          "updated_at": now}
+                         for tag in sorted(story.tags.union(source_tags)))
+        conn.execute(stories.insert(), story_rows)
+        if tag_rows:
+            conn.execute(story_tags.insert(), tag_rows)
+
     def _write_analyses(self, conn: sa.Connection, analysed: Sequence[tuple[str, Analysis]],
                         *, replace: set[str]) -> None:
         """Tags and event of each copy; those of ``replace`` (edited copies) are rewritten."""
         for chunk in chunks(sorted(replace)):
-            conn.execute(copy_tags.delete().where(copy_tags.c.copy_id.in_(chunk)))
-            conn.execute(copy_events.delete().where(copy_events.c.copy_id.in_(chunk)))
+            conn.execute(_UNTAG_COPIES, {"ids": chunk})
+            conn.execute(_UNEVENT_COPIES, {"ids": chunk})
         tag_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
         for cid, analysis in analysed:
@@ -230,24 +315,17 @@ class StoriesMixin:
         by_url: dict[str, str] = {}
         urls = sorted({i.canonical_url for i in items if i.canonical_url})
         for chunk in chunks(urls):
-            for url, sid in conn.execute(
-                    sa.select(copies.c.canonical_url, copies.c.story_id)
-                    .where(copies.c.canonical_url.in_(chunk))
-                    .order_by(copies.c.first_seen_at.desc(), copies.c.id.desc())):
+            for url, sid in conn.execute(_BY_URL, {"ids": chunk}):
                 by_url[url] = sid  # the earliest comes last and wins
         by_hash: dict[str, str] = {}
         hashes = sorted({i.content_hash for i in items if len(i.text) >= _MIN_HASH_JOIN_TEXT
                          and (not i.canonical_url or i.canonical_url not in by_url)})
         for chunk in chunks(hashes):
-            for digest, sid in conn.execute(
-                    sa.select(copies.c.content_hash, copies.c.story_id)
-                    .where(copies.c.content_hash.in_(chunk), copies.c.source_id != source_id)
-                    .order_by(copies.c.first_seen_at.desc(), copies.c.id.desc())):
+            for digest, sid in conn.execute(_BY_HASH, {"ids": chunk, "source_id": source_id}):
                 by_hash[digest] = sid
         live: set[str] = set()
         for chunk in chunks(sorted({suggested[i.guid] for i in items if i.guid in suggested})):
-            live.update(conn.execute(sa.select(stories.c.id).where(
-                stories.c.id.in_(chunk), stories.c.merged_into.is_(None))).scalars())
+            live.update(conn.execute(_LIVE, {"ids": chunk}).scalars())
         out: dict[str, str | None] = {}
         for item in items:
             sid = by_url.get(item.canonical_url) if item.canonical_url else None
@@ -269,15 +347,9 @@ class StoriesMixin:
         """
         for chunk in chunks(sorted(set(story_ids))):
             candidates: dict[str, list[Any]] = {}
-            for r in conn.execute(
-                    sa.select(copies.c.story_id, copies.c.id, copies.c.published_at,
-                              copies.c.first_seen_at, sources.c.priority)
-                    .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
-                    .where(copies.c.story_id.in_(chunk))):
+            for r in conn.execute(_CANDIDATES, {"ids": chunk}):
                 candidates.setdefault(r.story_id, []).append(r)
-            current = {r.id: r for r in conn.execute(
-                sa.select(stories.c.id, stories.c.representative_copy_id,
-                          stories.c.published_at).where(stories.c.id.in_(chunk)))}
+            current = {r.id: r for r in conn.execute(_REPRESENTED, {"ids": chunk})}
             moved = []
             for sid, rows in candidates.items():
                 best = min(rows, key=lambda r: (-r.priority, r.published_at or r.first_seen_at,
@@ -287,12 +359,10 @@ class StoriesMixin:
                 if story.representative_copy_id != best.id or story.published_at != published:
                     moved.append({"b_id": sid, "rep": best.id, "published": published})
             if moved:
-                conn.execute(stories.update().where(stories.c.id == sa.bindparam("b_id"))
-                             .values(representative_copy_id=sa.bindparam("rep"),
-                                     published_at=sa.bindparam("published")), moved)
+                conn.execute(_MOVE, moved)
             # a new or edited copy changes what the story shows (its copies, its
             # pooled tags), so the story has changed: feeds and publish see it
-            conn.execute(stories.update().where(stories.c.id.in_(chunk)).values(updated_at=now))
+            conn.execute(_TOUCH, {"ids": chunk, "now": now})
 
     def _elect_representative(self, conn: sa.Connection, story_id: str, now: datetime) -> None:
         """Representative: the highest source priority, then the earliest copy."""
@@ -321,17 +391,13 @@ class StoriesMixin:
         merged story has no tags.
         """
         for chunk in chunks(sorted(set(story_ids))):
-            conn.execute(stories.update().where(stories.c.id.in_(chunk))
-                         .values(revision=stories.c.revision + 1))
-            conn.execute(story_tags.delete().where(story_tags.c.story_id.in_(chunk)))
+            conn.execute(_BUMP, {"ids": chunk})
+            conn.execute(_UNTAG, {"ids": chunk})
             tags = self._tags_from_copies(conn, chunk)
             rows = [{"story_id": r.id, "tag": tag, "published_at": r.published_at,
                      "first_seen_at": r.first_seen_at, "hidden": r.hidden,
                      "revision": r.revision, "updated_at": r.updated_at}
-                    for r in conn.execute(sa.select(
-                        stories.c.id, stories.c.published_at, stories.c.first_seen_at,
-                        stories.c.hidden, stories.c.revision, stories.c.updated_at)
-                        .where(stories.c.id.in_(chunk), stories.c.merged_into.is_(None)))
+                    for r in conn.execute(_STORY_ROWS, {"ids": chunk})
                     for tag in sorted(tags.get(r.id, ()))]
             if rows:
                 conn.execute(story_tags.insert(), rows)
@@ -561,20 +627,13 @@ class StoriesMixin:
                           ) -> dict[str, set[str]]:
         """Each story's tags: every copy's tags and every copy's source tags."""
         out: dict[str, set[str]] = {}
-        by_rule = (sa.select(copies.c.story_id, copy_tags.c.tag)
-                   .join(copy_tags, copy_tags.c.copy_id == copies.c.id))
-        by_source = (sa.select(copies.c.story_id, sources.c.tags)
-                     .join(sources, sources.c.id == copies.c.source_id))
-        edits = sa.select(story_tag_edits.c.story_id, story_tag_edits.c.tag,
-                          story_tag_edits.c.action)
         for chunk in chunks(story_ids):
-            for sid, tag in conn.execute(by_rule.where(copies.c.story_id.in_(chunk))):
+            for sid, tag in conn.execute(_TAGS_BY_RULE, {"ids": chunk}):
                 out.setdefault(sid, set()).add(tag)
-            for sid, source_tags in conn.execute(by_source.where(copies.c.story_id.in_(chunk))):
+            for sid, source_tags in conn.execute(_TAGS_BY_SOURCE, {"ids": chunk}):
                 out.setdefault(sid, set()).update(source_tags or ())
             # an editor's word beats the rules' and the sources'
-            for sid, tag, action in conn.execute(edits.where(
-                    story_tag_edits.c.story_id.in_(chunk))):
+            for sid, tag, action in conn.execute(_TAG_EDITS, {"ids": chunk}):
                 if action == "add":
                     out.setdefault(sid, set()).add(tag)
                 else:
