@@ -184,7 +184,7 @@ def features(title: str, text: str, *, title_places: Iterable[str] = (),
 
 
 def _interned(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sys.intern(v) for v in values)
+    return tuple(map(sys.intern, values))
 
 
 @dataclass(slots=True)
