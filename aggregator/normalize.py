@@ -118,6 +118,10 @@ _UNWRAPPED_BLOCK_RE = re.compile(
 _LANGUAGE_RE = re.compile(r"^[a-z]{1,8}(?:-[a-z0-9]{1,8})*$")
 _MAX_TITLE_PASSES = 10
 
+#: in ASCII text, the only characters HTML parsing changes or drops: without them
+#: stripping tags is the identity (most titles, authors and categories)
+_HTML_SIGNIFICANT = ("<", "&", "\r", "\x00")
+
 # tags=set(): every tag goes, its text stays (except CLEAN_CONTENT_TAGS); comments go
 _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=set(CLEAN_CONTENT_TAGS),
                             attributes={}, link_rel=None)
@@ -399,6 +403,8 @@ def plain_text(html_: str) -> str:
 
 
 def _strip_tags(html_: str) -> str:
+    if html_.isascii() and not any(c in html_ for c in _HTML_SIGNIFICANT):
+        return html_  # what parsing and serializing it would give back
     return html.unescape(_TEXT_CLEANER.clean(_BLOCK_TAG_RE.sub(" <", html_)))
 
 

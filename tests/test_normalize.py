@@ -259,6 +259,28 @@ def test_plain_text(html: str, expected: str) -> None:
     assert plain_text(html) == expected
 
 
+def test_ascii_text_without_markup_is_not_parsed_and_comes_out_the_same() -> None:
+    """Stripping tags skips the HTML parser for ASCII text with no "<", "&", CR or NUL,
+    the only characters parsing changes: every other character, alone and in company,
+    comes back from the parser as it went in."""
+    import html
+    import random
+
+    from aggregator.normalize import _BLOCK_TAG_RE, _HTML_SIGNIFICANT, _TEXT_CLEANER, _strip_tags
+
+    def parsed(text: str) -> str:
+        return html.unescape(_TEXT_CLEANER.clean(_BLOCK_TAG_RE.sub(" <", text)))
+
+    inert = [chr(i) for i in range(128) if chr(i) not in _HTML_SIGNIFICANT]
+    rnd = random.Random(4)
+    texts = [t for c in inert for t in (c, f"a{c}b", c * 3, f" {c}", f"{c} x")]
+    texts += ["".join(rnd.choice(inert) for _ in range(rnd.randint(0, 40))) for _ in range(3000)]
+    for text in texts:
+        assert _strip_tags(text) == parsed(text) == text
+    for text in ("a\rb", "a\x00b", "a &amp; b", "x<b>y</b>", "café <i>x</i>"):
+        assert _strip_tags(text) == parsed(text) != text
+
+
 # -- whole entries ---------------------------------------------------------------------
 
 SOURCE = SourceDef(id="unodc-press", url="https://www.unodc.org/feed.xml")
