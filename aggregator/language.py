@@ -86,16 +86,20 @@ def _fast_class(base: Any) -> Any:
                 return super()._raw_score(b"")  # py3langid's answer for no features
             # py3langid counts with a Counter, and sums in its order: each id once, in
             # order of first occurrence. One sort by (id, position) finds both.
-            keys = np.sort((features << 32) | np.arange(n))
+            # (ndarray methods, not numpy's Python-level functions: this runs per item)
+            keys = (features << 32) | np.arange(n)
+            keys.sort()
             ids = keys >> 32
             new = np.empty(n, dtype=bool)
             new[0] = True
             np.not_equal(ids[1:], ids[:-1], out=new[1:])
-            starts = np.flatnonzero(new)
-            counts = np.diff(starts, append=n)
-            order = np.argsort(keys[starts] & 0xFFFFFFFF)
-            return (np.log1p(counts[order].astype(np.float32)) @ self._ptc32[ids[starts[order]]]
-                    + self.nb_pc)
+            starts = new.nonzero()[0]
+            ends = np.empty_like(starts)
+            ends[:-1] = starts[1:]
+            ends[-1] = n
+            order = (keys[starts] & 0xFFFFFFFF).argsort()
+            counts = (ends - starts)[order].astype(np.float32)
+            return np.log1p(counts) @ self._ptc32[ids[starts[order]]] + self.nb_pc
 
         def _features(self, text: bytes) -> Any:
             """The features py3langid's walk outputs over ``text``, in order."""
