@@ -46,6 +46,7 @@ from feedparser.util import FeedParserDict
 
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, EntryData, FeedData
+from aggregator.parse import fast
 
 __all__ = ["parse_feed"]
 
@@ -119,6 +120,9 @@ def _parse_xml_feed(
     if hdrs.get("content-language"):
         response_headers["content-language"] = hdrs["content-language"]
     content, cut = _cut_excess_entries(content, max_items)
+    # feedparser-rs, where it reads the document as feedparser would (see .fast)
+    if fast.ENABLED and (quick := fast.parse(content, url, hdrs, max_items, warnings, cut)):
+        return quick
     # We sanitize with nh3 and resolve links ourselves: feedparser's own passes
     # are 30-50% of its time and would be thrown away.
     d = feedparser.parse(
