@@ -246,6 +246,12 @@ def test_what_ingest_writes_of_new_stories_is_what_recomputing_them_gives(store:
         (p, "org:a"), (p, "topic:b"), (p, "topic:c")}
 
 
+def test_ids_never_change_across_versions() -> None:
+    """Ids are public (feed GUIDs, links): these values were issued and must stay."""
+    assert copy_id("unodc-stories", "https://www.unodc.org/x") == "zevyspuvl45e4kku"
+    assert story_id_for("zevyspuvl45e4kku") == "7sewcov5nutd"
+
+
 def test_ids_are_stable_and_derived_from_the_founding_copy(store: Store) -> None:
     store.sync_sources([src("a")], NOW)
     store.ingest(store.get_source("a"), [item("a", "1")], NOW)

@@ -13,7 +13,9 @@ CHUNK = 500
 
 def _hash_id(*parts: str, length: int) -> str:
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-    return base64.b32encode(digest).decode("ascii").lower()[:length]
+    # base32 turns each 5 bytes into 8 characters: the first 10 bytes give the first
+    # 16 characters, the same as encoding the whole digest (and ~3x cheaper)
+    return base64.b32encode(digest[:10]).decode("ascii").lower()[:length]
 
 
 def copy_id(source_id: str, guid: str) -> str:
