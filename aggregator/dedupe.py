@@ -163,7 +163,7 @@ def signature(words: Iterable[str]) -> bytes:
     a, b = _permutations()
     # uint32 arithmetic wraps: that is the mod 2**32
     permuted = _premix(hashes)[:, None] * a + b
-    return permuted.min(axis=0).astype("<u8").tobytes()
+    return np.minimum.reduce(permuted, axis=0).astype("<u8").tobytes()
 
 
 def features(title: str, text: str, *, title_places: Iterable[str] = (),
