@@ -24,7 +24,9 @@ It does not decide representatives or touch the database.
 
 from __future__ import annotations
 
+import itertools
 import re
+import string
 import sys
 import unicodedata
 import zlib
@@ -93,14 +95,20 @@ class Features:
 
 #: in ASCII, _TOKEN_RE's words are runs of letters and digits: everything else splits
 _ASCII_SPLIT = "".join(c if c.isalnum() else " " for c in map(chr, range(128)))
+#: the ASCII words _words leaves out: stopwords, and words of one or two characters
+#: that are not numbers
+_ASCII_LEFT_OUT = _STOPWORDS | {
+    w for n in (1, 2) for w in map("".join, itertools.product(string.ascii_letters + string.digits,
+                                                              repeat=n)) if not w.isdigit()}
 
 
 def _words(text: str) -> list[str]:
     folded = fold(text)
-    # str.split is ~5x faster than the regex, and most text is ASCII once folded
-    tokens = (folded.translate(_ASCII_SPLIT).split() if folded.isascii()
-              else _TOKEN_RE.findall(folded))
-    return [w for w in tokens if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS]
+    if folded.isascii():  # most text, once folded: split and filter in C, ~5x faster
+        return list(itertools.filterfalse(_ASCII_LEFT_OUT.__contains__,
+                                          folded.translate(_ASCII_SPLIT).split()))
+    return [w for w in _TOKEN_RE.findall(folded)
+            if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS]
 
 
 def figures(text: str) -> frozenset[str]:

@@ -162,7 +162,8 @@ def test_words_of_ascii_text_are_the_token_regexs() -> None:
     import random
 
     rnd = random.Random(3)
-    chars = [chr(i) for i in range(128)] + list("éÉßﬁ²³½٣中Жİı\u0301_")
+    # "ℂ" folds to an upper-case C: ASCII after folding is not always lower case
+    chars = [chr(i) for i in range(128)] + list("éÉßﬁ²³½٣中Жİıℂ\u0301_")
     for _ in range(5000):
         text = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 60)))
         folded = dedupe.fold(text)
