@@ -47,7 +47,7 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TypeAlias
 
 import pycountry
@@ -241,9 +241,13 @@ class _Hit:
     iso: str | None
 
 
+_SPACES = re.compile(r"\s+")
+_SEP_RE = re.compile(_SEP)
+
+
 def _case_ok(entry: _Entry, written: str) -> bool:
     if entry.exact:
-        return re.sub(r"\s+", " ", written) in {entry.surface, *data.EXACT_FORMS.get(entry.iso or "", ())}
+        return _SPACES.sub(" ", written) in {entry.surface, *data.EXACT_FORMS.get(entry.iso or "", ())}
     return entry.any_case or written[:1].isupper()
 
 
@@ -252,7 +256,7 @@ def _raw_hits(text: str, folded: str, lookup: bool) -> list[_Hit]:
     hits: list[_Hit] = []
     pos = 0
     while (m := pattern.search(folded, pos)) is not None:
-        entry = entries.get(re.sub(_SEP, " ", m.group()))
+        entry = entries.get(_SEP_RE.sub(" ", m.group()))
         if entry is None or not _case_ok(entry, text[m.start():m.end()]):
             pos = m.start() + 1  # a shorter form may start at a later word
             continue
@@ -316,6 +320,9 @@ _UN_NIGER_AFTER = re.compile(r"(?:'s|’s)?\s+(?:authorities|government|delegati
 # people are "Georgian"
 _US_NEWS_IDIOM = re.compile(r"\s+(?:man|woman|men|women|couple|resident|residents|teen|teenager"
                             r"|driver|trucker|sheriff|deputies|officials?)\b")
+_THE_BEFORE = re.compile(r"\bthe\s+$", re.I)
+_COMMA_OR_PARENTHESIS = re.compile(r"\s*[,(]\s*")
+_EAST_BEFORE = re.compile(r"\b(?:north-?|south-?)?east(?:ern)?\s+$")
 _LIST_GAP = re.compile(r"\s*(?:,|,?\s*and|,?\s*et|,?\s*y)?\s*(?:the\s+)?", re.I)
 
 
@@ -336,7 +343,7 @@ def _resolve(text: str, folded: str, hits: list[_Hit]) -> list[_Hit]:
     # "the Niger" is the river unless it stands in a list of countries
     out: list[_Hit] = []
     for i, hit in enumerate(kept):
-        if "the-niger" in hit.entry.rules and re.search(r"\bthe\s+$", text[max(0, hit.start - 5):hit.start], re.I):
+        if "the-niger" in hit.entry.rules and _THE_BEFORE.search(text[max(0, hit.start - 5):hit.start]):
             prev_gap = text[kept[i - 1].end:hit.start] if i else "x"
             next_gap = text[hit.end:kept[i + 1].start] if i + 1 < len(kept) else "x"
             in_list = _LIST_GAP.fullmatch(prev_gap) or _LIST_GAP.fullmatch(next_gap)
@@ -353,7 +360,7 @@ def _resolve_cities(text: str, hits: list[_Hit]) -> None:
     """"Tripoli, Lebanon": a town followed by its country takes that country."""
     for hit, nxt in itertools.pairwise(hits):
         if ("city" in hit.entry.rules and nxt.entry.kind in ("name", "code")
-                and re.fullmatch(r"\s*[,(]\s*", text[hit.end:nxt.start])):
+                and _COMMA_OR_PARENTHESIS.fullmatch(text[hit.end:nxt.start])):
             hit.iso = nxt.iso
 
 
@@ -364,7 +371,7 @@ def _resolve_congo(folded: str, hits: list[_Hit]) -> list[_Hit]:
     for hit in hits:
         if hit.iso == _CONGO:
             bare = "congo" in hit.entry.rules
-            if re.search(r"\b(?:north-?|south-?)?east(?:ern)?\s+$", folded[max(0, hit.start - 16):hit.start]):
+            if _EAST_BEFORE.search(folded[max(0, hit.start - 16):hit.start]):
                 hit.iso = "cd"
             elif drc != roc:
                 hit.iso = "cd" if drc else "cg"
@@ -440,13 +447,18 @@ def country_name(iso2: str) -> str:
 
     Raises KeyError for a code that is not ISO 3166-1 alpha-2.
     """
-    iso = iso2.lower()
+    name = _english_name(iso2.lower())
+    if name is None:
+        raise KeyError(iso2)
+    return name
+
+
+@lru_cache(maxsize=1024)  # pycountry's look-up is slow, and regions ask for each country
+def _english_name(iso: str) -> str | None:
     if iso in data.DISPLAY_NAMES:
         return data.DISPLAY_NAMES[iso]
     country = pycountry.countries.get(alpha_2=iso.upper())
-    if country is None:
-        raise KeyError(iso2)
-    return str(getattr(country, "common_name", None) or country.name)
+    return None if country is None else str(getattr(country, "common_name", None) or country.name)
 
 
 def region_of(iso2: str) -> str | None:

@@ -463,9 +463,12 @@ def _field_text(item: Item, name: str) -> str:
             "categories": lambda: " | ".join(item.categories)}[name]()
 
 
+_SUBTAG_SEP = re.compile(r"[-_]")
+
+
 def _primary(language: str | None) -> str | None:
     """"en-GB" and "en_gb" → "en"; empty → None (unknown)."""
-    code = re.split(r"[-_]", language.strip(), maxsplit=1)[0].lower() if language else ""
+    code = _SUBTAG_SEP.split(language.strip(), maxsplit=1)[0].lower() if language else ""
     return code or None
 
 

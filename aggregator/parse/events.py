@@ -232,11 +232,14 @@ _ES_WORDS = frozenset({"el", "los", "las", "del", "al", "y", "una", "para", "por
                        "que", "su", "sobre", "fue"})
 
 
+_WORD_RE = re.compile(r"[a-z']+")
+
+
 def _languages(language: str | None, sample: str) -> tuple[str, ...]:
     if language:
         base = language.lower()[:2]
         return ("en", base) if base in _MEETING_BY_LANGUAGE else ("en",)
-    words = re.findall(r"[a-z']+", gazetteer.fold(sample[:1500]))
+    words = _WORD_RE.findall(gazetteer.fold(sample[:1500]))
     fr = sum(w in _FR_WORDS for w in words)
     es = sum(w in _ES_WORDS for w in words)
     if max(fr, es) < 2 or fr == es:
@@ -295,6 +298,9 @@ def _venue(text: str) -> tuple[str, str | None] | None:
     return gazetteer.place_name(text) or text, iso
 
 
+_UNPLACED_VENUE = re.compile(_PLACE_WORD + r"(?:\s+" + _PLACE_WORD + r")*\s*,\s*" + _PLACE_WORD + r".*")
+
+
 def _venue_line(line: str) -> tuple[str, str | None] | None:
     """A short line that is only a place: "Cairo, Egypt", "Venue: Vienna International Centre"."""
     if len(line) > 70 or len(line.split()) > 9 or _dates(line, None) or line.endswith("."):
@@ -303,7 +309,7 @@ def _venue_line(line: str) -> tuple[str, str | None] | None:
     if found is not None:
         return found
     bare = _LABEL.sub("", line).strip()
-    if re.fullmatch(_PLACE_WORD + r"(?:\s+" + _PLACE_WORD + r")*\s*,\s*" + _PLACE_WORD + r".*", bare):
+    if _UNPLACED_VENUE.fullmatch(bare):
         return bare, None  # "Tamale, Northern Region": a venue we cannot place
     return None
 
@@ -319,6 +325,10 @@ def _venue_in(text: str, anywhere: bool = False) -> tuple[str, str | None] | Non
     return _venue(places[0].matched) if places else None
 
 
+_BEFORE_TITLE_DATE = re.compile(r"\s[-–—|:]\s|,")
+_AFTER_TITLE_DATE = re.compile(r"\s[-–—|:]\s|[,(]")
+
+
 def _title_venue(title: str, span: tuple[int, int]) -> tuple[str, str | None] | None:
     """The place written beside a title date: "(Dakar, 3-5 May 2011)", "Workshop, Dakar, 3-5 May"."""
     before, after = title[:span[0]], title[span[1]:]
@@ -326,8 +336,8 @@ def _title_venue(title: str, span: tuple[int, int]) -> tuple[str, str | None] | 
     if opened > before.rfind(")"):
         inside = before[opened + 1:] + " " + after.split(")")[0]
         return _venue(inside)
-    left = re.split(r"\s[-–—|:]\s|,", before.rstrip(" ,-–—|:"))[-1]
-    right = re.split(r"\s[-–—|:]\s|[,(]", after.lstrip(" ,-–—|:"))[0]
+    left = _BEFORE_TITLE_DATE.split(before.rstrip(" ,-–—|:"))[-1]
+    right = _AFTER_TITLE_DATE.split(after.lstrip(" ,-–—|:"))[0]
     return _venue(left) or _venue(right)
 
 
@@ -349,9 +359,13 @@ def _cut_dateline(paragraph: str, pub: date | None) -> tuple[re.Match[str], _Fou
 
 # -- the stage -----------------------------------------------------------------------------
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“«¿¡])")
+_DASH_ONLY = re.compile(r"\s*[-–—]\s*")
+_TIME_WORDS = re.compile(r"\d\d?[:.h]\d\d|\b(?:to|from|am|pm)\b")
+
 
 def _sentences(text: str) -> list[str]:
-    return re.split(r"(?<=[.!?])\s+(?=[A-Z\"“«¿¡])", text)
+    return _SENTENCE_BREAK.split(text)
 
 
 def extract_event(title: str, html: str, *, published: datetime | None = None,
@@ -411,10 +425,10 @@ def extract_event(title: str, html: str, *, published: datetime | None = None,
             continue
         found = found_in_line[0]
         rest = (line[:found.span[0]] + " " + line[found.span[1]:]).strip(" ,;:-–—|")
-        dateline_alone = re.fullmatch(r"\s*[-–—]\s*", line[found.span[1]:])  # "Vienna, 3 May -"
+        dateline_alone = _DASH_ONLY.fullmatch(line[found.span[1]:])  # "Vienna, 3 May -"
         venue = _venue(rest) if rest else None
         # only the date, a label, a time or a venue: "The law was adopted on 3 May" is prose
-        words = re.sub(r"\d\d?[:.h]\d\d|\b(?:to|from|am|pm)\b", "", _LABEL.sub("", rest)).split()
+        words = _TIME_WORDS.sub("", _LABEL.sub("", rest)).split()
         if len(words) > 6 or (len(words) > 2 and venue is None) or _STAMP.search(rest) or dateline_alone:
             continue
         for j in (i + 1, i - 1):  # the venue line after the date line, else before it
