@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from aggregator.errors import ConfigError
@@ -74,8 +74,9 @@ class FetchConfig:
     per_host_delay: float = 0.0
     max_items_per_fetch: int = 1000
     allow_private: bool = False
-    #: processes that parse, normalize and analyze feeds beside the fetching one (0: none)
-    parse_processes: int = 0
+    #: processes that parse, normalize and analyze feeds beside the fetching one (0: none;
+    #: "auto": one per core, up to 4, for a poll of at least AUTO_POOL_MIN feeds)
+    parse_processes: int | Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,17 @@ _SIZE_UNITS = {
     "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
     "kib": 1024, "mib": 1024**2, "gib": 1024**3,
 }
+
+
+def _processes(value: object) -> int | Literal["auto"]:
+    """``[fetch] parse_processes``: a count, or "auto"."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    if value < 0:
+        raise ValueError('a whole number of at least 0, or "auto"')
+    return value
 
 
 def parse_duration(value: object) -> float:
@@ -495,7 +507,8 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
         max_items_per_fetch=t.integer("max_items_per_fetch", FetchConfig.max_items_per_fetch,
                                   minimum=1),
         allow_private=t.boolean("allow_private", False),
-        parse_processes=t.integer("parse_processes", FetchConfig.parse_processes, minimum=0),
+        parse_processes=t.get("parse_processes", FetchConfig.parse_processes, _processes,
+                              'a whole number of at least 0, or "auto"'),
     )
     if fetch.timeout <= 0:
         raise ConfigError(path, "[fetch] timeout", "expected a duration above zero, got 0")

@@ -106,9 +106,26 @@ class _Work:
         self.not_modified.clear()
 
 
+#: ``parse_processes = "auto"`` starts processes for a poll of at least this many feeds:
+#: starting them costs ~1 s, what 20-50 feeds take to parse and analyze here
+AUTO_POOL_MIN = 100
+#: and at most this many (the polling process keeps a core busy too)
+AUTO_POOL_MAX = 4
+
+
+def pool_size(setting: int | str, due: int, cpus: int | None = None) -> int:
+    """How many parse processes a poll of ``due`` feeds starts (``[fetch] parse_processes``)."""
+    if setting != "auto":
+        return int(setting)
+    cpus = cpus or os.cpu_count() or 1
+    if cpus < 2 or due < AUTO_POOL_MIN:
+        return 0
+    return min(cpus, AUTO_POOL_MAX)
+
+
 @contextlib.asynccontextmanager
-async def _parse_pool(work: _Work) -> AsyncIterator[None]:
-    processes = work.config.fetch.parse_processes
+async def _parse_pool(work: _Work, due: int) -> AsyncIterator[None]:
+    processes = pool_size(work.config.fetch.parse_processes, due)
     if not processes:
         yield
         return
@@ -190,7 +207,10 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
     outcomes: list[SourceOutcome] = []
     work = _Work(store, config, rules or compile_rules(config.tags, path=config.path),
                  cluster_index(store, config), clock, rng)
-    async with Fetcher(fc, offline=offline_dirs) as fetcher, _parse_pool(work):
+    due = len(claimed)
+    if len(claimed) == batch and fc.parse_processes == "auto":
+        due = store.count_claimable(clock(), ids=ids, due_only=due_only) + len(claimed)
+    async with Fetcher(fc, offline=offline_dirs) as fetcher, _parse_pool(work, due):
         while claimed:
             tasks = [asyncio.create_task(_poll_one(work, fetcher, s)) for s in claimed]
             try:

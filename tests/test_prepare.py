@@ -58,3 +58,19 @@ def test_a_document_that_is_not_a_feed_fails_as_here() -> None:
     finally:
         pool.close()
     assert (there.value.url, there.value.message) == (here.value.url, here.value.message)
+
+
+@pytest.mark.parametrize(("setting", "due", "cpus", "expected"), [
+    (0, 5000, 8, 0),        # off is off
+    (3, 1, 1, 3),           # a number is taken as it is
+    ("auto", 8, 8, 0),      # a small poll: starting processes costs more than it saves
+    ("auto", 99, 8, 0),
+    ("auto", 100, 2, 2),    # one per core...
+    ("auto", 5000, 16, 4),  # ...up to 4
+    ("auto", 5000, 1, 0),   # one core: nothing to share it with
+])
+def test_parse_processes_auto_starts_a_pool_for_big_polls_only(
+        setting: int | str, due: int, cpus: int, expected: int) -> None:
+    from aggregator.pipeline import pool_size
+
+    assert pool_size(setting, due, cpus) == expected

@@ -104,6 +104,19 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
+def _claimable(now: datetime, ids: Sequence[str] | None,
+               due_only: bool) -> sa.ColumnElement[bool]:
+    """Enabled, not leased (or the lease ran out), due (``due_only``), among ``ids``."""
+    free = sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
+    cond = sa.and_(sources.c.enabled.is_(True), free)
+    if due_only:
+        cond = sa.and_(cond, sa.or_(sources.c.next_poll_at.is_(None),
+                                    sources.c.next_poll_at <= now))
+    if ids is not None:
+        cond = sa.and_(cond, sources.c.id.in_(list(ids)))
+    return cond
+
+
 #: built once: every poll of a source asks it
 _KNOWN = sa.select(copies.c.guid).where(copies.c.source_id == sa.bindparam("source_id"),
                                         copies.c.guid.in_(sa.bindparam("ids", expanding=True)))
@@ -246,12 +259,7 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         failed may be due again at once, and must wait for the next cycle).
         """
         free = sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
-        cond = sa.and_(sources.c.enabled.is_(True), free)
-        if due_only:
-            cond = sa.and_(cond, sa.or_(sources.c.next_poll_at.is_(None),
-                                        sources.c.next_poll_at <= now))
-        if ids is not None:
-            cond = sa.and_(cond, sources.c.id.in_(list(ids)))
+        cond = _claimable(now, ids, due_only)
         if exclude:
             cond = sa.and_(cond, sources.c.id.not_in(list(exclude)))
         claimed: list[str] = []
@@ -284,6 +292,13 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         else:
             with self._write() as c:
                 c.execute(stmt)
+
+    def count_claimable(self, now: datetime, *, ids: Sequence[str] | None = None,
+                        due_only: bool = True) -> int:
+        """How many sources :meth:`claim_sources` would hand out now, all batches together."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(sources)
+                                    .where(_claimable(now, ids, due_only))).scalar() or 0)
 
     def update_sources(self, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """:meth:`update_source` for many sources in one transaction (a poll's 304s)."""
