@@ -69,7 +69,7 @@ def test_the_head_the_store_checks_at_start_up_is_the_newest_migration() -> None
     """Start-up skips alembic when the database is at ``engine.HEAD``: it must be the head."""
     from aggregator.store import engine
 
-    assert engine.HEAD == _head_revision()
+    assert _head_revision() == engine.HEAD
 
 
 def test_an_old_database_is_still_migrated_at_start_up(db_url: str) -> None:
