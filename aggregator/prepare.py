@@ -4,9 +4,10 @@
 
 :func:`prepare` is what :mod:`aggregator.pipeline` does between fetch and store for a
 feed source. It is pure, so :class:`ParsePool` can run it in other processes
-(``[fetch] parse_processes``): it is ~40% of a cold poll's CPU, and one Python process
-uses one core. The fetching and the store stay in the polling process, which remains
-the bottleneck while ``Store.ingest`` costs what it does (``bench/README.md``).
+(``[fetch] parse_processes``, "auto" by default: two on two cores for a poll of at least
+100 feeds). The fetching, the near-duplicate search and the store stay in the polling
+process; with both sides of about the same weight, a cold poll takes about its total
+CPU divided by two (``bench/README.md``, "Ingest").
 
 What it does not do: follow an html listing's pages or links (that fetches), look at
 the store (pruned and known guids), or find near-duplicates (the index lives in the

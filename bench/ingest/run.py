@@ -107,7 +107,7 @@ def timed(args: list[str], cwd: Path) -> Sample:
 
 
 def build_project(folder: Path, ids: list[str], port: int, concurrency: int,
-                  processes: int) -> None:
+                  processes: int | str) -> None:
     """An aggregator project for the corpus, and a template store with its sources."""
     if folder.exists():
         shutil.rmtree(folder)
@@ -120,7 +120,7 @@ allow_private = true
 # every feed is on one host here: the per-host limit is the overall one
 concurrency = {concurrency}
 per_host_concurrency = {concurrency}
-parse_processes = {processes}
+parse_processes = {json.dumps(processes)}
 """, encoding="utf-8")
     (folder / "feeds" / "bench.toml").write_text("".join(
         f'[[source]]\nid = "bench-{i}"\nurl = "http://127.0.0.1:{port}/feeds/{i}.xml"\n\n'
@@ -152,8 +152,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8,
                         help="the aggregator's [fetch] concurrency")
-    parser.add_argument("--parse-processes", default="2",
-                        help="the aggregator's [fetch] parse_processes; several (0,2): each "
+    parser.add_argument("--parse-processes", default="0,auto",
+                        help="the aggregator's [fetch] parse_processes; several (0,auto): each "
                              "is a variant of its own")
     parser.add_argument("--reader-workers", default="1,4,16",
                         help="tried once each, cold; the fastest is used (one value: no trial)")
@@ -172,7 +172,7 @@ def main() -> None:
     ready.wait(60)
     urls = [f"http://127.0.0.1:{port}/feeds/{i}.xml" for i in ids]
     rdir = corpus / "reader"
-    variants = [int(p) for p in args.parse_processes.split(",")]
+    variants = [p if p == "auto" else int(p) for p in args.parse_processes.split(",")]
     results: dict[str, list[Sample]] = {}
     try:
         if "aggregator" in only:
