@@ -252,7 +252,7 @@ def main() -> None:
         return elapsed
 
     t1, t2 = NOW + timedelta(minutes=30), NOW + timedelta(minutes=60)
-    dedupe.features("warm up", "warm up")  # imports numpy, scipy, datasketch (~0.3 s) once,
+    dedupe.features("warm up", "warm up")  # imports numpy once,
     # as a worker has: step 3a times storing, not them
     step("1 full rebuild (empty output)", lambda: publish(store, config, NOW))
     step("2 publish, nothing changed", lambda: publish(store, config, NOW))
