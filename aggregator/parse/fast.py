@@ -916,15 +916,7 @@ def _rss_author(author: str | None) -> str | None:
     its linear e-mail pattern (see :mod:`.feed`)."""
     if not author:
         return None
-    name = author
-    if m := _fp._AUTHOR_EMAIL_RE.search(author):
-        name = author.replace(m.group(0), "").replace("()", "").replace("<>", "")
-        name = name.replace("&lt;&gt;", "").strip()
-        if name and name[0] == "(":
-            name = name[1:]
-        if name and name[-1] == ")":
-            name = name[:-1]
-        name = name.strip()
+    name, _email = _fp.split_author(author)
     return _fp._str(name) or _fp._str(author)
 
 

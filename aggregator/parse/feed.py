@@ -333,6 +333,22 @@ _AUTHOR_EMAIL_RE = re.compile(
 )
 
 
+def split_author(author: str) -> tuple[str, str | None]:
+    """feedparser's split of an author line ("jane@example.org (Jane Doe)") into name
+    and e-mail, with the linear e-mail pattern."""
+    email = None
+    if emailmatch := _AUTHOR_EMAIL_RE.search(author):
+        email = emailmatch.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    return author, email
+
+
 def _sync_author_detail(self: Any, key: str = "author") -> None:
     context = self._get_context()
     detail = context.get(f"{key}s", [FeedParserDict()])[-1]
@@ -345,18 +361,10 @@ def _sync_author_detail(self: Any, key: str = "author") -> None:
         elif email:
             context[key] = email
         return
-    author, email = context.get(key), None
+    author = context.get(key)
     if not author:
         return
-    if emailmatch := _AUTHOR_EMAIL_RE.search(author):
-        email = emailmatch.group(0)
-        author = author.replace(email, "").replace("()", "").replace("<>", "")
-        author = author.replace("&lt;&gt;", "").strip()
-        if author and author[0] == "(":
-            author = author[1:]
-        if author and author[-1] == ")":
-            author = author[:-1]
-        author = author.strip()
+    author, email = split_author(author)
     if author or email:
         context.setdefault(f"{key}_detail", detail)
     if author:
