@@ -8,7 +8,9 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,18 +32,63 @@ def configure(project: Path, *, at: datetime | None = None, grace: str = "1h",
     (project / "config.toml").write_text(text, encoding="utf-8")
 
 
-def start(project: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "aggregator", "--config",
-                             str(project / "config.toml"), "worker", "--offline",
-                             "--log-format", "json", *args], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class Worker:
+    """A worker process whose log lines (stderr) are read as they come."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "aggregator", "--config",
+                                      str(project / "config.toml"), "worker", "--offline",
+                                      "--log-format", "json", *args], cwd=project,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        _RUNNING.append(self)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def events(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in list(self.lines) if line.startswith("{")]
+
+    def wait_started(self) -> None:
+        """Until its "start" line: its signal handlers are in place (start-up can take
+        seconds on a busy machine, and a signal before them would just kill it)."""
+        wait_for(lambda: any(e["event"] == "start" for e in self.events())
+                 or self.proc.poll() is not None, timeout=120)
+
+    def stop(self, sig: int = signal.SIGTERM) -> list[dict[str, object]]:
+        self.wait_started()
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=60)
+        self._reader.join(timeout=10)
+        assert self.proc.returncode == 0, "".join(self.lines)
+        return self.events()
 
 
-def stop(proc: subprocess.Popen[str]) -> list[dict[str, object]]:
-    proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+_RUNNING: list[Worker] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_behind() -> Iterator[None]:
+    """A failed test must not leave its workers running (and polling) behind it."""
+    yield
+    while _RUNNING:
+        worker = _RUNNING.pop()
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+            worker.proc.wait(timeout=30)
+
+
+def start(project: Path, *args: str) -> Worker:
+    return Worker(project, *args)
+
+
+def stop(worker: Worker) -> list[dict[str, object]]:
+    return worker.stop()
 
 
 def wait_for(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -141,11 +188,10 @@ def test_past_the_grace_the_missed_digest_waits_for_next_week(project: Path) -> 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stops_cleanly_on_either_signal_while_working(project: Path, sig: int) -> None:
     configure(project)
-    proc = start(project)
-    time.sleep(1.0)  # most likely in the middle of the first poll
-    proc.send_signal(sig)
-    _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    worker = start(project)
+    worker.wait_started()
+    time.sleep(0.3)  # most likely in the middle of the first poll
+    worker.stop(sig)
     with Service.open(project / "config.toml") as svc:
         # nothing left claimed: the next worker can take every source at once
         claimed = svc.store.claim_sources(datetime.now(UTC), "next", timedelta(minutes=1),
