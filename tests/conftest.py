@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -85,3 +87,17 @@ def project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "config.toml", dest / "config.toml")
     shutil.copytree(ROOT / "feeds", dest / "feeds")
     return dest
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every address a socket connects to during the test."""
+    seen: list[Any] = []
+    original = socket.socket.connect
+
+    def spy(self: socket.socket, address: Any) -> None:
+        seen.append(address)
+        original(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return seen

@@ -57,20 +57,6 @@ def server() -> Iterator[HTTPTestServer]:
         yield s
 
 
-@pytest.fixture
-def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every address a socket connects to during the test."""
-    seen: list[Any] = []
-    original = socket.socket.connect
-
-    def spy(self: socket.socket, address: Any) -> None:
-        seen.append(address)
-        original(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", spy)
-    return seen
-
-
 def run(job: Callable[[Fetcher], Awaitable[Any]], config: FetchConfig = BASE,
         **options: Any) -> Any:
     async def main() -> Any:

@@ -20,7 +20,6 @@ import html
 import json
 import re
 import shutil
-import socket
 import tomllib
 import tracemalloc
 import zlib
@@ -528,20 +527,6 @@ def test_an_endless_redirect_chain_is_cut(site: Site) -> None:
     site.server.route("/chain", next_hop)
     assert_failed(site, before, site.poll(), r"^more than 3 redirects \(\[fetch\] max_redirects\)$")
     assert len(site.server.paths()) == 1 + 4
-
-
-@pytest.fixture
-def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every address a socket connects to during the test."""
-    seen: list[Any] = []
-    original = socket.socket.connect
-
-    def spy(self: socket.socket, address: Any) -> None:
-        seen.append(address)
-        original(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", spy)
-    return seen
 
 
 @pytest.mark.parametrize(("target", "why"), [

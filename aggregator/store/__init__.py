@@ -104,11 +104,23 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
     )
 
 
+def _health(values: dict[str, Any]) -> dict[str, Any]:
+    """A source's health fields as written: the lease released unless given, status as text."""
+    row = {"lease_owner": None, "lease_until": None, **values}
+    if isinstance(row.get("status"), SourceStatus):
+        row["status"] = row["status"].value
+    return row
+
+
+def _free(now: datetime) -> sa.ColumnElement[bool]:
+    """Not leased, or the lease ran out (its worker died)."""
+    return sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
+
+
 def _claimable(now: datetime, ids: Sequence[str] | None,
                due_only: bool) -> sa.ColumnElement[bool]:
-    """Enabled, not leased (or the lease ran out), due (``due_only``), among ``ids``."""
-    free = sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
-    cond = sa.and_(sources.c.enabled.is_(True), free)
+    """Enabled, free, due (``due_only``), among ``ids``."""
+    cond = sa.and_(sources.c.enabled.is_(True), _free(now))
     if due_only:
         cond = sa.and_(cond, sa.or_(sources.c.next_poll_at.is_(None),
                                     sources.c.next_poll_at <= now))
@@ -258,7 +270,6 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         longest due first; ``exclude``: ones this poll already did (a source that
         failed may be due again at once, and must wait for the next cycle).
         """
-        free = sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
         cond = _claimable(now, ids, due_only)
         if exclude:
             cond = sa.and_(cond, sources.c.id.not_in(list(exclude)))
@@ -272,7 +283,7 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
                 q = q.with_for_update(skip_locked=True)
             found = conn.execute(q).scalars().all()
             if found:  # one statement for the batch; the lease taken only if still free
-                conn.execute(sources.update().where(sources.c.id.in_(found), free)
+                conn.execute(sources.update().where(sources.c.id.in_(found), _free(now))
                              .values(lease_owner=owner, lease_until=now + lease))
                 mine = set(conn.execute(sa.select(sources.c.id).where(
                     sources.c.id.in_(found), sources.c.lease_owner == owner)).scalars())
@@ -282,11 +293,7 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
     def update_source(self, source_id: str, conn: sa.Connection | None = None,
                       **values: Any) -> None:
         """Write health fields (status, errors, validators, next poll) and release the lease."""
-        values.setdefault("lease_owner", None)
-        values.setdefault("lease_until", None)
-        if isinstance(values.get("status"), SourceStatus):
-            values["status"] = values["status"].value
-        stmt = sources.update().where(sources.c.id == source_id).values(**values)
+        stmt = sources.update().where(sources.c.id == source_id).values(**_health(values))
         if conn is not None:
             conn.execute(stmt)
         else:
@@ -306,9 +313,7 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
             return
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for source_id, values in updates:
-            row = {"lease_owner": None, "lease_until": None, **values}
-            if isinstance(row.get("status"), SourceStatus):
-                row["status"] = row["status"].value
+            row = _health(values)
             groups.setdefault(tuple(sorted(row)), []).append(
                 {"b_id": source_id, **{f"v_{k}": v for k, v in row.items()}})
         with self._write() as conn:

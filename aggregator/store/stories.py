@@ -364,24 +364,6 @@ class StoriesMixin:
             # pooled tags), so the story has changed: feeds and publish see it
             conn.execute(_TOUCH, {"ids": chunk, "now": now})
 
-    def _elect_representative(self, conn: sa.Connection, story_id: str, now: datetime) -> None:
-        """Representative: the highest source priority, then the earliest copy."""
-        rows = conn.execute(
-            sa.select(copies.c.id, copies.c.published_at, copies.c.first_seen_at,
-                      copies.c.changed_at, sources.c.priority)
-            .select_from(copies.join(sources, sources.c.id == copies.c.source_id))
-            .where(copies.c.story_id == story_id)).all()
-        if not rows:
-            return
-        best = min(rows, key=lambda r: (-r.priority, r.published_at or r.first_seen_at,
-                                        r.first_seen_at, r.id))
-        story = conn.execute(sa.select(stories).where(stories.c.id == story_id)).one()
-        published = best.published_at or best.first_seen_at
-        if (story.representative_copy_id != best.id or story.published_at != published
-                or best.changed_at > story.updated_at):
-            conn.execute(stories.update().where(stories.c.id == story_id).values(
-                representative_copy_id=best.id, published_at=published, updated_at=now))
-
     def _stories_changed(self, conn: sa.Connection, story_ids: Iterable[str]) -> None:
         """Bump these stories' revision and rewrite their ``story_tags`` from what is stored.
 
@@ -722,8 +704,7 @@ class StoriesMixin:
                          .values(story_id=keep, manual=True))
             conn.execute(stories.update().where(stories.c.id == other)
                          .values(merged_into=keep, representative_copy_id=None, updated_at=now))
-            self._elect_representative(conn, keep, now)
-            conn.execute(stories.update().where(stories.c.id == keep).values(updated_at=now))
+            self._elect_representatives(conn, [keep], now)
             self._stories_changed(conn, (keep, other))
         return self.get_story(keep)
 
@@ -749,9 +730,7 @@ class StoriesMixin:
                 hidden=False))
             conn.execute(copies.update().where(copies.c.id == cid)
                          .values(story_id=new_id, manual=True))
-            self._elect_representative(conn, row.story_id, now)
-            conn.execute(stories.update().where(stories.c.id == row.story_id)
-                         .values(updated_at=now))
+            self._elect_representatives(conn, [row.story_id], now)
             self._stories_changed(conn, (row.story_id, new_id))
         return self.get_story(new_id)
 
