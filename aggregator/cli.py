@@ -304,6 +304,8 @@ def _outcome_line(o: SourceOutcome) -> str:
         return f"{o.status.value:8} {o.source_id}: {o.error}"
     if o.not_modified:
         return f"{'ok':8} {o.source_id}: not modified"
+    if o.unchanged:
+        return f"{'ok':8} {o.source_id}: unchanged (the body parsed last time)"
     text = f"{'ok':8} {o.source_id}: {o.new} new, {o.updated} updated"
     if o.warnings:
         text += f" ({len(o.warnings)} warning{'s' if len(o.warnings) != 1 else ''})"

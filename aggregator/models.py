@@ -82,6 +82,9 @@ class Source:
     next_poll_at: datetime | None = None
     etag: str | None = None
     last_modified: str | None = None
+    #: digest of the last body parsed and stored (``pipeline.body_digest``): a 200 with
+    #: the same body is not parsed again, for servers that send no ETag or Last-Modified
+    body_hash: str | None = None
     #: how many copies of this source are stored
     items: int = 0
     #: when the definition last changed (added, edited, enabled or disabled)
@@ -301,6 +304,8 @@ class SourceOutcome:
     new: int = 0
     updated: int = 0
     not_modified: bool = False
+    #: a 200 whose body is the one parsed last time: not parsed again (like a 304)
+    unchanged: bool = False
     error: str | None = None
     warnings: tuple[str, ...] = ()
 

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator import dedupe, policy
+from aggregator import __version__, dedupe, policy
 from aggregator.analyze import analyze
 from aggregator.config import Config, source_files
 from aggregator.errors import FetchError, SourceError
@@ -238,14 +239,14 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
         response = await fetcher.fetch(source.fetch_url, etag=source.etag,
                                        last_modified=source.last_modified)
         if response.not_modified:
-            decision = policy.after_success(source, fc, clock(), response=response)
-            # written with the batch's other 304s: one transaction, not one each
-            work.not_modified.append((source.id, {**decision.values(),
-                                                  "last_success_at": clock(),
-                                                  "last_attempt_at": started}))
-            return SourceOutcome(source.id, SourceStatus.OK, not_modified=True)
+            return _nothing_new(work, source, response, started, {}, not_modified=True)
+        digest = body_digest(source.definition, config, response.content)
+        if digest is not None and digest == source.body_hash:
+            # no validators, but the very body parsed last time: nothing can be new
+            return _nothing_new(work, source, response, started, _validators(response),
+                                unchanged=True)
         if work.pool is not None and source.definition.kind is not SourceKind.HTML:
-            return await _poll_elsewhere(work, work.pool, source, response, started)
+            return await _poll_elsewhere(work, work.pool, source, response, digest, started)
         # max_bytes again: a body gzipped without Content-Encoding is inflated by parse
         feed = parse_document(source.definition, response.url, response.content,
                               response.headers, max_items=fc.max_items_per_fetch,
@@ -260,7 +261,7 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
         if pruned:  # what retention removed is not taken back
             items = [i for i in items if i.guid not in pruned]
         analyses = {item.guid: analyze(item, work.rules) for item in items}
-        return _store(work, source, response, feed, items, analyses, now, started)
+        return _store(work, source, response, digest, feed, items, analyses, now, started)
     except (SourceError, OSError) as e:
         return _record_failure(store, config, source, e, clock, started, rng)
     except Exception as e:  # a bug must not take the other sources down with it
@@ -269,8 +270,21 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
         return _record_failure(store, config, source, err, clock, started, rng)
 
 
+def _nothing_new(work: _Work, source: Source, response: Response, started: datetime,
+                 values: Mapping[str, object], *, not_modified: bool = False,
+                 unchanged: bool = False) -> SourceOutcome:
+    """A 304, or a 200 with the body parsed last time: only the source's health changes."""
+    now = work.clock()
+    decision = policy.after_success(source, work.config.fetch, now, response=response)
+    # written with the batch's other such answers: one transaction, not one each
+    work.not_modified.append((source.id, {**decision.values(), "last_success_at": now,
+                                          "last_attempt_at": started, **values}))
+    return SourceOutcome(source.id, SourceStatus.OK, not_modified=not_modified,
+                         unchanged=unchanged)
+
+
 async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response: Response,
-                          started: datetime) -> SourceOutcome:
+                          digest: str | None, started: datetime) -> SourceOutcome:
     """:func:`_poll_one` past the fetch for a feed, with its parse in the pool's processes."""
     fc, now = work.config.fetch, work.clock()
     ready = await pool.prepare(source.definition, response.url, response.content,
@@ -282,11 +296,11 @@ async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response
     items = [i for i in ready.items if i.guid not in pruned]
     analyses = {i.guid: a for i, a in zip(ready.items, ready.analyses, strict=True)
                 if i.guid not in pruned}
-    return _store(work, source, response, ready.feed, items, analyses, now, started)
+    return _store(work, source, response, digest, ready.feed, items, analyses, now, started)
 
 
-def _store(work: _Work, source: Source, response: Response, feed: FeedData,
-           items: Sequence[Item], analyses: dict[str, Analysis], now: datetime,
+def _store(work: _Work, source: Source, response: Response, digest: str | None,
+           feed: FeedData, items: Sequence[Item], analyses: dict[str, Analysis], now: datetime,
            started: datetime) -> SourceOutcome:
     """Store one fetched source's items with its health, and index what was new."""
     store, fc = work.store, work.config.fetch
@@ -294,8 +308,8 @@ def _store(work: _Work, source: Source, response: Response, feed: FeedData,
     suggestions, entries = suggest_stories(work.index, source.id, items, analyses, known, now)
     decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
     values = decision.values()
-    values.update(last_success_at=now, last_attempt_at=started, etag=response.etag,
-                  last_modified=response.last_modified)
+    values.update(last_success_at=now, last_attempt_at=started, **_validators(response),
+                  body_hash=digest)
     values.update(_redirect_values(source, response.permanent_redirect))
     result = store.ingest(source, items, now, analyses=analyses, suggestions=suggestions,
                           **values)
@@ -309,6 +323,28 @@ def _store(work: _Work, source: Source, response: Response, feed: FeedData,
             work.index.add(entry)
     return SourceOutcome(source.id, SourceStatus.OK, new=result.new, updated=result.updated,
                          warnings=feed.warnings)
+
+
+def body_digest(definition: SourceDef, config: Config, content: bytes) -> str | None:
+    """What a 200's body is compared on, to skip parsing the one parsed last time.
+
+    The body with what shapes what is made of it: the item limit, the host aliases and
+    this version's code (an upgrade parses everything once more). None
+    for html sources: their listing's first page can stay the same while the further
+    pages they read change.
+    """
+    if definition.kind is SourceKind.HTML:
+        return None
+    fc = config.fetch
+    shape = (f"{__version__}\0{fc.max_items_per_fetch}\0"
+             f"{fc.max_bytes}\0{config.sources.host_aliases!r}\0")
+    h = hashlib.blake2b(shape.encode(), digest_size=16)
+    h.update(content)
+    return h.hexdigest()
+
+
+def _validators(response: Response) -> dict[str, str | None]:
+    return {"etag": response.etag, "last_modified": response.last_modified}
 
 
 def _record_failure(store: Store, config: Config, source: Source, error: Exception,

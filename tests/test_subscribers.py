@@ -146,7 +146,10 @@ def test_double_opt_in_through_the_pages(project: Path, svc: Service) -> None:
     done = client.post("/confirm", data={"token": token})
     assert done.status_code == 200 and b"You are subscribed" in done.data
     assert svc.store.get_subscriber("new@example.org").status == "active"
-    forged = client.post("/confirm", data={"token": token[:-2] + "xx"})
+    # a character inside the signature: the last one carries padding bits, and a change
+    # there alone can decode to the same signature
+    forged = client.post("/confirm", data={"token": token[:-5] + ("B" if token[-5] == "A"
+                                                                   else "A") + token[-4:]})
     assert forged.status_code == 400 and b"not valid" in forged.data
 
 

@@ -100,7 +100,7 @@ def _source_from_row(row: Any, items: int = 0) -> Source:
         last_error=row.last_error, error_count=row.error_count,
         last_success_at=row.last_success_at, last_attempt_at=row.last_attempt_at,
         next_poll_at=row.next_poll_at, etag=row.etag, last_modified=row.last_modified,
-        items=items, changed_at=row.updated_at,
+        body_hash=row.body_hash, items=items, changed_at=row.updated_at,
     )
 
 
@@ -198,9 +198,9 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
                 if not row.enabled and row.disabled_reason == "removed":
                     changes.update(enabled=True, disabled_reason=None, last_error=None)
                     enabled.append(d.id)
-                if changes:
+                if changes:  # and parse the next body again, even an unchanged one
                     conn.execute(sources.update().where(sources.c.id == d.id)
-                                 .values(**changes, updated_at=now))
+                                 .values(**changes, body_hash=None, updated_at=now))
                     if d.id not in enabled:
                         updated.append(d.id)
                 if "tags" in changes:  # every story with a copy from it carries them

@@ -99,9 +99,9 @@ class EditorialMixin(_Base):
             if "url" in changes:  # a new address: forget what we knew of the old one
                 changes.update(effective_url=None, redirect_candidate=None, etag=None,
                                last_modified=None, next_poll_at=None)
-            if changes:
+            if changes:  # and parse the next body again, even an unchanged one
                 conn.execute(sources.update().where(sources.c.id == d.id)
-                             .values(**changes, updated_at=now))
+                             .values(**changes, body_hash=None, updated_at=now))
             if "tags" in changes:  # every story with a copy from it carries them
                 self._stories_changed(conn, conn.execute(
                     sa.select(copies.c.story_id).where(copies.c.source_id == d.id)

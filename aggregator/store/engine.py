@@ -98,7 +98,7 @@ def migrate(engine: sa.Engine) -> str | None:
 
 
 #: the newest migration's revision (``migrations/versions``); a test keeps it true
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _current_revision(engine: sa.Engine) -> str | None:

@@ -82,6 +82,8 @@ sources = sa.Table(
     sa.Column("next_poll_at", UTCDateTime, index=True),
     sa.Column("etag", sa.Text),
     sa.Column("last_modified", sa.Text),
+    # digest of the last body parsed (with what shapes its parse): see pipeline.body_digest
+    sa.Column("body_hash", sa.String(32)),
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),

@@ -9,6 +9,9 @@ processes, interleaved, ``--runs`` times each:
 
 - ``aggregator poll --all`` cold (a store with the sources and no stories) and warm
   (right after: every feed answers 304);
+- ``aggregator poll --all`` "unchanged": the same feeds from a server that sends no
+  ETag or Last-Modified (``/plain/``), polled once before timing, so every answer is a
+  200 with the body parsed last time (compared, not parsed again);
 - ``reader``'s ``update_feeds`` cold (feeds added, nothing fetched) and warm
   (``scheduled=False``), with the best of ``--reader-workers`` (tried cold, once each);
 - the floor: feedparser alone on the same bytes in 2 processes (``floor.py``).
@@ -107,7 +110,7 @@ def timed(args: list[str], cwd: Path) -> Sample:
 
 
 def build_project(folder: Path, ids: list[str], port: int, concurrency: int,
-                  processes: int | str) -> None:
+                  processes: int | str, prefix: str = "feeds") -> None:
     """An aggregator project for the corpus, and a template store with its sources."""
     if folder.exists():
         shutil.rmtree(folder)
@@ -123,7 +126,7 @@ per_host_concurrency = {concurrency}
 parse_processes = {json.dumps(processes)}
 """, encoding="utf-8")
     (folder / "feeds" / "bench.toml").write_text("".join(
-        f'[[source]]\nid = "bench-{i}"\nurl = "http://127.0.0.1:{port}/feeds/{i}.xml"\n\n'
+        f'[[source]]\nid = "bench-{i}"\nurl = "http://127.0.0.1:{port}/{prefix}/{i}.xml"\n\n'
         for i in ids), encoding="utf-8")
     subprocess.run([PY, "-m", "aggregator", "--config", str(folder / "config.toml"), "status"],
                    cwd=folder, check=True, stdout=subprocess.DEVNULL,
@@ -158,9 +161,10 @@ def main() -> None:
     parser.add_argument("--reader-workers", default="1,4,16",
                         help="tried once each, cold; the fastest is used (one value: no trial)")
     parser.add_argument("--only", default="", help="comma-separated subset: "
-                        "aggregator,reader,floor")
+                        "aggregator,reader,floor,unchanged")
     args = parser.parse_args()
-    only = set(args.only.split(",")) if args.only else {"aggregator", "reader", "floor"}
+    only = (set(args.only.split(",")) if args.only
+            else {"aggregator", "reader", "floor", "unchanged"})
 
     corpus = ensure(args.feeds, args.items)
     ids = [m["id"] for m in json.loads((corpus / "corpus.json").read_text())]
@@ -178,6 +182,14 @@ def main() -> None:
         if "aggregator" in only:
             for p in variants:
                 build_project(corpus / f"aggregator-p{p}", ids, port, args.concurrency, p)
+        if "unchanged" in only:  # polled once, untimed: every later poll finds the same bodies
+            for p in variants:
+                project = corpus / f"aggregator-p{p}-plain"
+                build_project(project, ids, port, args.concurrency, p, prefix="plain")
+                subprocess.run([PY, "-m", "aggregator", "--config", str(project / "config.toml"),
+                                "poll", "--all"], cwd=project, check=True,
+                               stdout=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         workers = [int(w) for w in args.reader_workers.split(",")]
         if "reader" in only:
             build_reader(rdir, urls)
@@ -202,6 +214,11 @@ def main() -> None:
                                                       project / "var" / "aggregator.db"),
                        agg, project),
                       (f"aggregator warm, parse_processes={p}", None, agg, project)]
+        for p in variants if "unchanged" in only else []:
+            project = corpus / f"aggregator-p{p}-plain"
+            steps.append((f"aggregator unchanged (no validators), parse_processes={p}", None,
+                          [PY, "-m", "aggregator", "--config", str(project / "config.toml"),
+                           "poll", "--all"], project))
         if "reader" in only:
             steps += [(f"reader cold (workers={workers[0]})",
                        lambda: _fresh(rdir / "template.db", rdir / "reader.db"), rcmd, rdir),

@@ -1,7 +1,8 @@
 """A small HTTP/1.1 server for the ingest bench: every answer prepared in advance.
 
 ``GET /feeds/NNNN.xml`` answers 200 with ETag and Last-Modified, or 304 when
-If-None-Match (or If-Modified-Since) matches; keep-alive. A plain asyncio Protocol in
+If-None-Match (or If-Modified-Since) matches; ``GET /plain/NNNN.xml`` the same body,
+always a 200 without validators (a server that never says "not modified"); keep-alive. A plain asyncio Protocol in
 a process of its own, so that it costs the client next to nothing (see
 ``--check``: requests per second from a bare keep-alive client).
 
@@ -39,6 +40,10 @@ def _load(folder: Path) -> dict[bytes, tuple[bytes, bytes, bytes]]:
         not_modified = (b"HTTP/1.1 304 Not Modified\r\nETag: " + etag
                         + b"\r\nLast-Modified: " + LAST_MODIFIED.encode() + b"\r\n\r\n")
         answers[b"/feeds/" + f.name.encode()] = (head + body, not_modified, etag)
+        # the same body without validators: every answer a 200 (etag never matches)
+        plain = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        answers[b"/plain/" + f.name.encode()] = (plain + body, plain + body, b"\0")
     return answers
 
 
