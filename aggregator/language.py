@@ -22,8 +22,6 @@ import hashlib
 from functools import cache
 from typing import Any
 
-import numpy as np
-
 #: the languages our sources publish in; limiting the set makes short texts reliable
 LANGUAGES = ("en", "fr", "es", "ru", "ar", "pt", "de", "it", "zh")
 _MIN_CHARS = 40
@@ -56,6 +54,7 @@ def _identifier() -> Any:
 
 def _fast_class(base: Any) -> Any:
     """py3langid's LanguageIdentifier (imported late: it costs start-up) made fast."""
+    import numpy as np  # late too: a poll where no feed changed never needs it
 
     class _Identifier(base):
         __slots__ = ("_after_two", "_nextmove", "_output", "_ptc32", "_rows")

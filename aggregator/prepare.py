@@ -23,11 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.analyze import analyze
 from aggregator.errors import ParseError
 from aggregator.models import Analysis, FeedData, Item, SourceDef
-from aggregator.normalize import normalize_entries
-from aggregator.parse import parse_document
 from aggregator.tagging import TagRules
 
 
@@ -44,6 +41,11 @@ def prepare(definition: SourceDef, url: str, content: bytes, headers: Mapping[st
             *, now: datetime, rules: TagRules, max_items: int, max_bytes: int,
             host_aliases: tuple[tuple[str, ...], ...] = ()) -> Prepared:
     """Parse a fetched feed and turn its first ``max_items`` entries into analyzed items."""
+    # imported here: a poll that starts a pool and finds nothing changed never loads them
+    from aggregator.analyze import analyze
+    from aggregator.normalize import normalize_entries
+    from aggregator.parse import parse_document
+
     feed = parse_document(definition, url, content, headers, max_items=max_items,
                           max_bytes=max_bytes)
     items = normalize_entries(definition, feed, now=now, host_aliases=host_aliases)

@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from aggregator.config import FetchConfig
@@ -169,7 +169,7 @@ def test_connection_refused_is_a_fetch_error_with_its_cause() -> None:
         port = s.getsockname()[1]
     with pytest.raises(FetchError, match=r"cannot connect to 127\.0\.0\.1: Connection refused") as caught:
         fetch(f"http://127.0.0.1:{port}/feed.xml")
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
 
 
 def test_dns_failure_is_a_fetch_error() -> None:
@@ -237,6 +237,53 @@ def test_redirect_to_another_private_host_is_refused(
         fetch(server.url("/feed.xml"), resolver=resolver)
     assert calls == ["intranet.test"]
     assert connects == [("127.0.0.1", server.port)]
+
+
+def test_a_long_header_line_is_read(server: HTTPTestServer) -> None:
+    policy = "default-src 'self'; " + "; ".join(f"img-src https://cdn{i}.example.org"
+                                                 for i in range(600))  # ~22 KB
+    server.route("/feed.xml", static(FEED, headers={"Content-Security-Policy": policy}))
+    response = fetch(server.url("/feed.xml"))
+    assert response.content == FEED and response.headers["content-security-policy"] == policy
+
+
+def test_header_values_are_kept_printable(server: HTTPTestServer) -> None:
+    """Control characters are dropped and bytes that are not UTF-8 read as Latin-1, so a
+    validator can be stored and sent back."""
+    server.route("/feed.xml", static(FEED, headers={"ETag": '"v\x011"', "X-Desk": "caf\xe9"}))
+
+    async def twice(f: Fetcher) -> tuple[Response, Response]:
+        first = await f.fetch(server.url("/feed.xml"))
+        return first, await f.fetch(server.url("/feed.xml"), etag=first.etag)
+
+    first, again = run(twice)
+    assert first.etag == '"v1"' and first.headers["x-desk"] == "café"
+    assert again.status == 200 and server.requests[1].headers["if-none-match"] == '"v1"'
+
+
+def test_a_redirect_with_user_info_aiohttp_cannot_encode_is_a_fetch_error(
+        server: HTTPTestServer) -> None:
+    server.route("/feed.xml", redirect(f"http://a%3Ab@127.0.0.1:{server.port}/other.xml"))
+    with pytest.raises(FetchError, match="cannot request"):
+        fetch(server.url("/feed.xml"))
+
+
+def test_the_connection_goes_to_the_address_the_check_passed(
+        server: HTTPTestServer, connects: list[Any]) -> None:
+    """A name is resolved once: a second, different answer (DNS rebinding) is never asked for."""
+    calls: list[str] = []
+    answers = iter(["127.0.0.1", "10.0.0.5"])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return [next(answers)]
+
+    server.route("/feed.xml", static(FEED))
+    response = fetch(f"http://feeds.test:{server.port}/feed.xml", resolver=rebinding)
+    assert response.status == 200 and response.content == FEED
+    assert calls == ["feeds.test"]  # the system's resolver would not know feeds.test
+    assert connects == [("127.0.0.1", server.port)]
+    assert server.requests[0].headers["host"] == f"feeds.test:{server.port}"
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://ftp.example.org/feed.xml"])

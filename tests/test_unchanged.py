@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aggregator import pipeline
+from aggregator import parse, pipeline
 from aggregator.config import load_config
 from aggregator.models import SourceDef, SourceKind
 from aggregator.service import Service
@@ -65,13 +65,13 @@ def project(tmp_path: Path, server: HTTPTestServer, processes: int = 0,
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The URL of every document parsed in this process."""
     seen: list[str] = []
-    real = pipeline.parse_document
+    real = parse.parse_document
 
     def counted(definition: SourceDef, url: str, *args: Any, **kwargs: Any) -> Any:
         seen.append(url)
         return real(definition, url, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "parse_document", counted)
+    monkeypatch.setattr(parse, "parse_document", counted)
     return seen
 
 

@@ -265,6 +265,8 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
                       limit: int | None = None, exclude: Sequence[str] = ()) -> list[Source]:
         """Claim enabled sources for polling; each is claimed by one owner at a time.
 
+        The sources come back with ``items`` left at 0 (not counted for a poll).
+
         ``due_only``: only those whose ``next_poll_at`` has come. A lease that ran out
         (its worker died) can be claimed again. ``limit``: at most that many, the
         longest due first; ``exclude``: ones this poll already did (a source that
@@ -273,7 +275,7 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
         cond = _claimable(now, ids, due_only)
         if exclude:
             cond = sa.and_(cond, sources.c.id.not_in(list(exclude)))
-        claimed: list[str] = []
+        claimed: list[Source] = []
         with self._write() as conn:
             q = sa.select(sources.c.id).where(cond).order_by(sources.c.next_poll_at,
                                                              sources.c.id)
@@ -285,10 +287,12 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
             if found:  # one statement for the batch; the lease taken only if still free
                 conn.execute(sources.update().where(sources.c.id.in_(found), _free(now))
                              .values(lease_owner=owner, lease_until=now + lease))
-                mine = set(conn.execute(sa.select(sources.c.id).where(
-                    sources.c.id.in_(found), sources.c.lease_owner == owner)).scalars())
-                claimed = [sid for sid in found if sid in mine]
-        return self.list_sources(claimed) if claimed else []
+                # read back whole (without the count of items a poll does not need:
+                # counting copies for every batch was most of a warm poll's store time)
+                mine = {r.id: _source_from_row(r) for r in conn.execute(sa.select(sources).where(
+                    sources.c.id.in_(found), sources.c.lease_owner == owner))}
+                claimed = [mine[sid] for sid in found if sid in mine]
+        return claimed
 
     def update_source(self, source_id: str, conn: sa.Connection | None = None,
                       **values: Any) -> None:
