@@ -208,14 +208,17 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
                      rules: TagRules | None = None) -> PollReport:
     """Claim due sources in batches and poll each batch concurrently, until none is left.
 
-    Batches (a few times ``[fetch] concurrency``) let several workers share the
-    sources of one cycle, and keep what a worker that dies holds under its lease small.
+    Batches (``4 × [fetch] concurrency``, at least 32) let several workers share the
+    sources of one cycle, and keep what a worker that dies holds under its lease small;
+    larger ones would save little (a claim costs ~2.5 ms).
     """
     rng = rng or random.Random()
     fc = config.fetch
-    # long enough for the listing, its pages and the followed pages of one source
-    lease = timedelta(seconds=max(300.0, fc.timeout * 8))
     batch = max(fc.concurrency * 4, 32)
+    # long enough for the listing, its pages and the followed pages of one source, and
+    # for a whole batch on one host at per_host_concurrency, each fetch taking its timeout
+    lease = timedelta(seconds=max(300.0, fc.timeout * 8,
+                                  fc.timeout * batch / max(fc.per_host_concurrency, 1)))
     owner = worker_id()
     claimed = store.claim_sources(clock(), owner, lease, ids=ids, due_only=due_only,
                                   limit=batch)
