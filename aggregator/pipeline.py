@@ -215,10 +215,10 @@ async def poll_async(store: Store, config: Config, *, ids: Sequence[str] | None 
     rng = rng or random.Random()
     fc = config.fetch
     batch = max(fc.concurrency * 4, 32)
-    # long enough for the listing, its pages and the followed pages of one source, and
-    # for a whole batch on one host at per_host_concurrency, each fetch taking its timeout
-    lease = timedelta(seconds=max(300.0, fc.timeout * 8,
-                                  fc.timeout * batch / max(fc.per_host_concurrency, 1)))
+    # long enough for the listing, its pages and the followed pages of one source (a
+    # batch that outlasts it, all on one slow host, may see a source polled twice:
+    # harmless, a copy is stored once per source and guid)
+    lease = timedelta(seconds=max(300.0, fc.timeout * 8))
     owner = worker_id()
     claimed = store.claim_sources(clock(), owner, lease, ids=ids, due_only=due_only,
                                   limit=batch)
