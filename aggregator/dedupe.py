@@ -265,7 +265,7 @@ class Thresholds:
     similar_title: float = 0.35
 
 
-Loader = Callable[[datetime, datetime], Sequence[Entry]]
+Loader = Callable[[datetime, datetime], Iterable[Entry]]
 
 #: odd multipliers that fold a band's rows into one 64-bit key (wrapping is fine)
 _BAND_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9][:ROWS],

@@ -23,6 +23,7 @@ import re
 import string
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -31,7 +32,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 import nh3
 from dateutil import parser as dateutil_parser
 
-from aggregator.language import detect_language
+from aggregator.language import detect_language, primary
 from aggregator.models import Enclosure, EntryData, FeedData, Item, SourceDef
 
 __all__ = [
@@ -136,17 +137,22 @@ def normalize_entries(
     *,
     now: datetime,
     host_aliases: Sequence[Sequence[str]] = (),
+    detect: bool = True,
 ) -> list[Item]:
     """One Item per usable entry of ``feed``, in document order.
 
     Entries with no link, no title and no text are left out, and so is an entry
     whose guid repeats an earlier one (entries without a guid get their canonical
     link as guid, and two may share it).
+
+    ``detect=False`` leaves each item's language at what the feed declares (its
+    primary subtag): :func:`with_language` then detects it for the items that need it,
+    with the very answer ``detect=True`` gives.
     """
     items: list[Item] = []
     seen: set[str] = set()
     for entry in feed.entries:
-        item = _normalize_entry(source.id, feed, entry, now, host_aliases)
+        item = _normalize_entry(source.id, feed, entry, now, host_aliases, detect)
         if item is not None and item.guid not in seen:
             seen.add(item.guid)
             items.append(item)
@@ -159,6 +165,7 @@ def _normalize_entry(
     entry: EntryData,
     now: datetime,
     host_aliases: Sequence[Sequence[str]],
+    detect: bool = True,
 ) -> Item | None:
     base = entry.base or feed.url
     link = _http_url(entry.link, base)
@@ -179,6 +186,7 @@ def _normalize_entry(
         # clean_title again: escaped markup in the text is still markup in a title
         title = clean_title(truncate(body_text, UNTITLED_LENGTH)) or "(untitled)"
 
+    declared = _language(entry.language) or _language(feed.language)
     updated = normalize_date(entry.updated, entry.updated_text, now=now)
     # Atom only requires <updated>; it is the best date such an entry has
     published = normalize_date(entry.published, entry.published_text, now=now) or updated
@@ -200,9 +208,14 @@ def _normalize_entry(
             for e in entry.enclosures[:MAX_ENCLOSURES]
             if (url := _http_url(e.url, base))
         ),
-        language=detect_language(text, _language(entry.language) or _language(feed.language)),
+        language=(detect_language(text, declared) if detect else primary(declared)),
         content_hash=_sha256(_fold(title) + "\n" + _fold(text)),
     )
+
+
+def with_language(item: Item) -> Item:
+    """``item`` normalized with ``detect=False``, its language detected."""
+    return replace(item, language=detect_language(item.text, item.language))
 
 
 #: ReliefWeb opens descriptions with <div class="tag country">Country: Libya</div> and

@@ -21,7 +21,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,8 +160,8 @@ def cluster_index(store: Store, config: Config) -> dedupe.ClusterIndex | None:
         return None
     from aggregator import dedupe
 
-    def load(lo: datetime, hi: datetime) -> list[dedupe.Entry]:
-        return [dedupe.Entry.from_stored(**row) for row in store.dedupe_entries(lo, hi)]
+    def load(lo: datetime, hi: datetime) -> Iterator[dedupe.Entry]:
+        return (dedupe.Entry.from_stored(**row) for row in store.dedupe_entries(lo, hi))
 
     return dedupe.ClusterIndex(window=timedelta(seconds=config.dedupe.window), loader=load)
 
@@ -269,7 +269,6 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
                                 unchanged=True)
         if work.pool is not None and source.definition.kind is not SourceKind.HTML:
             return await _poll_elsewhere(work, work.pool, source, response, digest, started)
-        from aggregator.analyze import analyze
         from aggregator.normalize import normalize_entries
         from aggregator.parse import parse_document
 
@@ -281,13 +280,14 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
             feed = await _complete_listing(store, config, fetcher, source, feed)
         now = clock()
         items = normalize_entries(source.definition, feed, now=now,
-                                  host_aliases=config.sources.host_aliases)
+                                  host_aliases=config.sources.host_aliases, detect=False)
         items = items[: fc.max_items_per_fetch]
         pruned = store.pruned_guids(source.id, [i.guid for i in items])
         if pruned:  # what retention removed is not taken back
             items = [i for i in items if i.guid not in pruned]
-        analyses = {item.guid: analyze(item, work.rules) for item in items}
-        return _store(work, source, response, digest, feed, items, analyses, now, started)
+        items, analyses, known = _what_changed(work, source, items)
+        return _store(work, source, response, digest, feed, items, analyses, now, started,
+                      known)
     except (SourceError, OSError) as e:
         return _record_failure(store, config, source, e, clock, started, rng)
     except Exception as e:  # a bug must not take the other sources down with it
@@ -309,17 +309,46 @@ def _nothing_new(work: _Work, source: Source, response: Response, started: datet
                          unchanged=unchanged)
 
 
+def _what_changed(work: _Work, source: Source,
+                  items: Sequence[Item]) -> tuple[list[Item], dict[str, Analysis], set[str]]:
+    """Items made with ``normalize_entries(detect=False)``, with the language and analysis
+    of those that are new or edited, and the guids stored already.
+
+    A feed that changed mostly lists what is stored already, as it is: ingest will
+    write nothing of those, so they need no language and no analysis (most of the work
+    of a poll that finds one new item). Nothing is stored from a source before its
+    first success, so its first poll does not ask.
+    """
+    from aggregator.analyze import analyze
+    from aggregator.normalize import with_language
+
+    known, same = (work.store.compare_stored(source.id, items) if source.last_success_at
+                   else (set(), set()))
+    items = [i if i.guid in same else with_language(i) for i in items]
+    return items, {i.guid: analyze(i, work.rules) for i in items if i.guid not in same}, known
+
+
 async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response: Response,
                           digest: str | None, started: datetime) -> SourceOutcome:
-    """:func:`_poll_one` past the fetch for a feed, with its parse in the pool's processes."""
+    """:func:`_poll_one` past the fetch for a feed, with its parse in the pool's processes.
+
+    A source polled before is only parsed there: what changed in it is usually little,
+    and is analyzed here (:func:`_what_changed`); a first poll, where everything is
+    new, is analyzed there too.
+    """
     fc, now = work.config.fetch, work.clock()
+    whole = source.last_success_at is None
     ready = await pool.prepare(source.definition, response.url, response.content,
                                response.headers, now=now, max_items=fc.max_items_per_fetch,
                                max_bytes=fc.max_bytes,
-                               host_aliases=work.config.sources.host_aliases)
+                               host_aliases=work.config.sources.host_aliases, whole=whole)
     pruned = work.store.pruned_guids(source.id, [i.guid for i in ready.items])
     # what retention removed is not taken back
     items = [i for i in ready.items if i.guid not in pruned]
+    if not whole:
+        items, analyses, known = _what_changed(work, source, items)
+        return _store(work, source, response, digest, ready.feed, items, analyses, now,
+                      started, known)
     analyses = {i.guid: a for i, a in zip(ready.items, ready.analyses, strict=True)
                 if i.guid not in pruned}
     return _store(work, source, response, digest, ready.feed, items, analyses, now, started)
@@ -327,10 +356,14 @@ async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response
 
 def _store(work: _Work, source: Source, response: Response, digest: str | None,
            feed: FeedData, items: Sequence[Item], analyses: dict[str, Analysis], now: datetime,
-           started: datetime) -> SourceOutcome:
-    """Store one fetched source's items with its health, and index what was new."""
+           started: datetime, known: set[str] | None = None) -> SourceOutcome:
+    """Store one fetched source's items with its health, and index what was new.
+
+    ``known``: the guids of ``items`` stored already, when looked up before.
+    """
     store, fc = work.store, work.config.fetch
-    known = store.known_guids(source.id, [i.guid for i in items])
+    if known is None:
+        known = store.known_guids(source.id, [i.guid for i in items])
     suggestions, entries = suggest_stories(work.index, source.id, items, analyses, known, now)
     decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
     values = decision.values()

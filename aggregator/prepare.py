@@ -39,8 +39,12 @@ class Prepared:
 
 def prepare(definition: SourceDef, url: str, content: bytes, headers: Mapping[str, str],
             *, now: datetime, rules: TagRules, max_items: int, max_bytes: int,
-            host_aliases: tuple[tuple[str, ...], ...] = ()) -> Prepared:
-    """Parse a fetched feed and turn its first ``max_items`` entries into analyzed items."""
+            host_aliases: tuple[tuple[str, ...], ...] = (), whole: bool = True) -> Prepared:
+    """Parse a fetched feed and turn its first ``max_items`` entries into analyzed items.
+
+    ``whole=False``: items only, their languages left undetected and no analyses (the
+    polling process makes them for what changed: ``normalize_entries(detect=False)``).
+    """
     # imported here: a poll that starts a pool and finds nothing changed never loads them
     from aggregator.analyze import analyze
     from aggregator.normalize import normalize_entries
@@ -48,11 +52,12 @@ def prepare(definition: SourceDef, url: str, content: bytes, headers: Mapping[st
 
     feed = parse_document(definition, url, content, headers, max_items=max_items,
                           max_bytes=max_bytes)
-    items = normalize_entries(definition, feed, now=now, host_aliases=host_aliases)
+    items = normalize_entries(definition, feed, now=now, host_aliases=host_aliases,
+                              detect=whole)
     items = items[:max_items]
     # the entries themselves are now in items: no need to send them back
     return Prepared(replace(feed, entries=()), tuple(items),
-                    tuple(analyze(item, rules) for item in items))
+                    tuple(analyze(item, rules) for item in items) if whole else ())
 
 
 # -- in other processes ----------------------------------------------------------------
@@ -67,11 +72,13 @@ def _init(rules: TagRules) -> None:
 
 def _prepare_there(definition: SourceDef, url: str, content: bytes,
                    headers: Mapping[str, str], now: datetime, max_items: int, max_bytes: int,
-                   host_aliases: tuple[tuple[str, ...], ...]) -> Prepared | tuple[str, str]:
+                   host_aliases: tuple[tuple[str, ...], ...],
+                   whole: bool) -> Prepared | tuple[str, str]:
     assert _rules is not None
     try:
         return prepare(definition, url, content, headers, now=now, rules=_rules,
-                       max_items=max_items, max_bytes=max_bytes, host_aliases=host_aliases)
+                       max_items=max_items, max_bytes=max_bytes, host_aliases=host_aliases,
+                       whole=whole)
     except ParseError as e:  # its (url, message) constructor does not survive pickling
         return e.url, e.message
 
@@ -89,11 +96,12 @@ class ParsePool:
 
     async def prepare(self, definition: SourceDef, url: str, content: bytes,
                       headers: Mapping[str, str], *, now: datetime, max_items: int,
-                      max_bytes: int, host_aliases: tuple[tuple[str, ...], ...]) -> Prepared:
+                      max_bytes: int, host_aliases: tuple[tuple[str, ...], ...],
+                      whole: bool = True) -> Prepared:
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(self._executor, _prepare_there, definition, url,
                                           content, dict(headers), now, max_items, max_bytes,
-                                          host_aliases)
+                                          host_aliases, whole)
         if isinstance(done, tuple):
             raise ParseError(*done)
         return done

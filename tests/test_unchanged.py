@@ -1,4 +1,6 @@
-"""A 200 whose body is the one parsed last time is not parsed again (servers without validators).
+"""What a poll does not redo: a 200 whose body is the one parsed last time is not parsed
+again (servers without validators), and the items of a changed feed that are stored as
+they are get no language detection and no analysis.
 
 Real parts: a local HTTP server that sends no ETag or Last-Modified, a real SQLite store,
 the poll in this process (and with a parse process, the pool's path).
@@ -13,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from aggregator import parse, pipeline
+from aggregator import analyze, parse, pipeline
 from aggregator.config import load_config
 from aggregator.models import SourceDef, SourceKind
 from aggregator.service import Service
+from aggregator.store import Store
+from aggregator.store.schema import metadata
 from tests.httpserver import HTTPTestServer, static
 
 ITEM = """<item><title>{title}</title><link>http://127.0.0.1/{guid}</link><guid>{guid}</guid>
@@ -34,6 +39,10 @@ def rss(*items: tuple[str, str]) -> bytes:
 TWO = rss(("a", "Smugglers arrested in port raid"), ("b", "Court convicts boat organisers"))
 THREE = rss(("c", "Border agency dismantles a network"),
             ("a", "Smugglers arrested in port raid"), ("b", "Court convicts boat organisers"))
+#: one new item (d), one edited (a: its title), one as it was (b)
+CHANGED = rss(("d", "Navy intercepts a smuggling boat off Libya"),
+              ("a", "Smugglers arrested in port raid, five charged"),
+              ("b", "Court convicts boat organisers"))
 
 
 class Clock:
@@ -164,3 +173,60 @@ def test_what_the_digest_covers(tmp_path: Path) -> None:
     assert digest != pipeline.body_digest(feed, aliased, TWO)
     # an html listing's further pages can change behind an unchanged first page
     assert pipeline.body_digest(replace(feed, kind=SourceKind.HTML), config, TWO) is None
+
+
+@pytest.fixture
+def analyzed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The guid of every item analyzed in this process."""
+    seen: list[str] = []
+    real = analyze.analyze
+
+    def counted(item: Any, rules: Any) -> Any:
+        seen.append(item.guid.rsplit("/", 1)[-1])  # <guid>a</guid>, a permalink
+        return real(item, rules)
+
+    monkeypatch.setattr(analyze, "analyze", counted)
+    return seen
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_changed_feed_analyzes_only_what_is_new_or_edited(
+        tmp_path: Path, server: HTTPTestServer, analyzed: list[str], processes: int) -> None:
+    with Service.open(project(tmp_path, server, processes=processes)) as svc:
+        svc.poll(all_sources=True)
+        # a first poll: everything, here or (with a parse process) there
+        assert sorted(analyzed) == ([] if processes else ["a", "b"])
+        first = len(analyzed)
+        server.route("/feed.xml", static(CHANGED))
+        [outcome] = svc.poll(all_sources=True).outcomes
+        assert (outcome.new, outcome.updated) == (1, 1)
+        assert sorted(analyzed[first:]) == ["a", "d"]  # here; b is stored as it is
+
+
+def _tables(config: Path, bodies: list[bytes],
+            server: HTTPTestServer) -> dict[str, list[Any]]:
+    clock = Clock()
+    with Service.open(config, clock=clock) as svc:
+        for body in bodies:
+            server.route("/feed.xml", static(body))
+            svc.poll(all_sources=True)
+            clock.now += timedelta(hours=2)
+        with svc.store.engine.connect() as conn:
+            return {t.name: sorted((tuple(r) for r in conn.execute(sa.select(t))), key=repr)
+                    for t in metadata.sorted_tables}
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_skipping_what_is_stored_as_it_is_stores_what_analyzing_everything_stores(
+        tmp_path: Path, server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch,
+        processes: int) -> None:
+    bodies = [TWO, THREE, CHANGED, TWO]
+    (tmp_path / "skip").mkdir()
+    (tmp_path / "all").mkdir()
+    skipping = _tables(project(tmp_path / "skip", server, processes=processes), bodies,
+                       server)
+    real = Store.compare_stored
+    monkeypatch.setattr(Store, "compare_stored",  # everything analyzed, as before
+                        lambda self, source_id, items: (real(self, source_id, items)[0], set()))
+    everything = _tables(project(tmp_path / "all", server), bodies, server)
+    assert skipping["copies"] and skipping == everything

@@ -158,6 +158,12 @@ def _copy_values(item: Item) -> dict[str, Any]:
     }
 
 
+def _edited(row: Any, values: Mapping[str, Any]) -> bool:
+    """Whether a stored copy differs from an item's values (``_copy_values``) in what an
+    edit is: the same test for :meth:`StoriesMixin.ingest` and ``unchanged_guids``."""
+    return any(getattr(row, k) != v for k, v in values.items() if k in _COMPARED)
+
+
 class StoriesMixin:
     """The story half of :class:`aggregator.store.Store`."""
 
@@ -171,6 +177,23 @@ class StoriesMixin:
         raise NotImplementedError
 
     # -- ingest ----------------------------------------------------------------------
+
+    def compare_stored(self, source_id: str,
+                       items: Sequence[Item]) -> tuple[set[str], set[str]]:
+        """The guids of ``items`` stored from this source, and of those the ones stored
+        exactly as they are (of a guid repeated, the last, as :meth:`ingest` keeps):
+        ingest will count those unchanged and write nothing of them, so their language
+        and analysis need not be made."""
+        batch = {item.guid: item for item in items}
+        known: set[str] = set()
+        same: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(batch)):
+                for row in conn.execute(_EXISTING, {"source_id": source_id, "ids": chunk}):
+                    known.add(row.guid)
+                    if not _edited(row, _copy_values(batch[row.guid])):
+                        same.add(row.guid)
+        return known, same
 
     def ingest(self, source: Source, items: Sequence[Item], now: datetime, *,
                analyses: Mapping[str, Analysis] | None = None,
@@ -226,7 +249,7 @@ class StoriesMixin:
                     new_copies.append({"id": cid, "story_id": sid, "source_id": source.id,
                                        "guid": guid, "first_seen_at": now, "changed_at": now,
                                        "signature": None, "features": None, **values})
-                elif any(getattr(row, k) != v for k, v in values.items() if k in _COMPARED):
+                elif _edited(row, values):
                     cid, sid = row.id, row.story_id
                     edited.append((cid, values))
                 else:
@@ -386,8 +409,10 @@ class StoriesMixin:
 
     # -- near-duplicate search ---------------------------------------------------------
 
-    def dedupe_entries(self, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
-        """Signatures of the copies published between ``lo`` and ``hi`` (plain data)."""
+    def dedupe_entries(self, lo: datetime, hi: datetime) -> Iterator[dict[str, Any]]:
+        """Signatures of the copies published between ``lo`` and ``hi`` (plain data),
+        one at a time as the query returns them: a window's worth held at once (rows
+        and the index built from them) was the peak of a poll's memory."""
         published = sa.func.coalesce(copies.c.published_at, copies.c.first_seen_at)
         q = (sa.select(copies.c.id, copies.c.story_id, copies.c.source_id,
                        copies.c.published_at, copies.c.first_seen_at, copies.c.language,
@@ -395,10 +420,11 @@ class StoriesMixin:
              .select_from(copies.outerjoin(copy_events, copy_events.c.copy_id == copies.c.id))
              .where(copies.c.signature.is_not(None), published >= lo, published <= hi))
         with self.engine.connect() as conn:
-            return [{"copy_id": r.id, "story_id": r.story_id, "source_id": r.source_id,
-                     "published": r.published_at or r.first_seen_at, "language": r.language,
-                     "features": r.features or {}, "signature": bytes(r.signature),
-                     "event_start": r.start} for r in conn.execute(q)]
+            for r in conn.execution_options(yield_per=500).execute(q):
+                yield {"copy_id": r.id, "story_id": r.story_id, "source_id": r.source_id,
+                       "published": r.published_at or r.first_seen_at, "language": r.language,
+                       "features": r.features or {}, "signature": bytes(r.signature),
+                       "event_start": r.start}
 
     # -- reading stories ---------------------------------------------------------------
 

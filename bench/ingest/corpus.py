@@ -115,7 +115,8 @@ WRITERS = {"rss2": _rss2, "atom": _atom, "rss1": _rss1}
 
 
 def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
-    """Write ``folder/feeds/NNNN.xml`` and ``folder/corpus.json`` (formats, sizes)."""
+    """Write ``folder/feeds/NNNN.xml`` and ``folder/corpus.json`` (formats, sizes), and
+    ``folder/next/NNNN.xml``: each feed as it is a poll later, one new item on top."""
     rng = random.Random(seed)
     words = _Words(rng)
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -123,6 +124,7 @@ def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
     (folder / "feeds").mkdir(parents=True, exist_ok=True)
     kinds, choices = zip(*FORMATS, strict=True)
     meta = []
+    written: list[tuple[str, dict, list[dict], int]] = []
     for f in range(feeds):
         fmt = rng.choices(kinds, choices)[0]
         host = f"site{f:04d}.example.org"
@@ -154,12 +156,26 @@ def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
         body = WRITERS[fmt](feed, rows).encode()
         (folder / "feeds" / f"{f:04d}.xml").write_bytes(body)
         meta.append({"id": f"{f:04d}", "format": fmt, "bytes": len(body)})
+        written.append((fmt, feed, rows, per_item))
+    # the next version of each feed, drawn after all of the first (which stay the same)
+    (folder / "next").mkdir(exist_ok=True)
+    rng = random.Random(seed + 1)
+    words = _Words(rng)
+    for f, (fmt, feed, rows, per_item) in enumerate(written):
+        host = feed["link"].split("/")[2]
+        new = {"title": " ".join(words.take(rng.randint(5, 12))).capitalize(),
+               "html": (_paragraphs(words, rng, per_item, host) if per_item > 150
+                        else "<p>" + " ".join(words.take(12)) + "</p>"),
+               "link": f"https://{host}/news/{f}-{items}", "guid": f"urn:bench:{f}:{items}",
+               "date": now + timedelta(minutes=30), "author": "", "categories": [],
+               "summary": " ".join(words.take(12))}
+        (folder / "next" / f"{f:04d}.xml").write_bytes(WRITERS[fmt](feed, [new, *rows]).encode())
     (folder / "corpus.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
 def ensure(feeds: int, items: int) -> Path:
     folder = corpus_dir(feeds, items)
-    if not (folder / "corpus.json").exists():
+    if not (folder / "corpus.json").exists() or not (folder / "next").is_dir():
         generate(folder, feeds, items)
     return folder
 

@@ -9,6 +9,8 @@ processes, interleaved, ``--runs`` times each:
 
 - ``aggregator poll --all`` cold (a store with the sources and no stories) and warm
   (right after: every feed answers 304);
+- ``aggregator poll --all`` "one new item per feed": the store of a cold poll, then
+  every feed as it is a poll later (``/next/``: one new item on top of the 20 stored);
 - ``aggregator poll --all`` "unchanged": the same feeds from a server that sends no
   ETag or Last-Modified (``/plain/``), polled once before timing, so every answer is a
   200 with the body parsed last time (compared, not parsed again);
@@ -125,13 +127,21 @@ concurrency = {concurrency}
 per_host_concurrency = {concurrency}
 parse_processes = {json.dumps(processes)}
 """, encoding="utf-8")
-    (folder / "feeds" / "bench.toml").write_text("".join(
-        f'[[source]]\nid = "bench-{i}"\nurl = "http://127.0.0.1:{port}/{prefix}/{i}.xml"\n\n'
-        for i in ids), encoding="utf-8")
+    write_sources(folder, ids, port, prefix)
     subprocess.run([PY, "-m", "aggregator", "--config", str(folder / "config.toml"), "status"],
                    cwd=folder, check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
     shutil.copy(folder / "var" / "aggregator.db", folder / "template.db")
+
+
+def write_sources(folder: Path, ids: list[str], port: int, prefix: str) -> None:
+    (folder / "feeds" / "bench.toml").write_text("".join(
+        f'[[source]]\nid = "bench-{i}"\nurl = "http://127.0.0.1:{port}/{prefix}/{i}.xml"\n\n'
+        for i in ids), encoding="utf-8")
+
+
+def aggregator(project: Path, *args: str) -> list[str]:
+    return [PY, "-m", "aggregator", "--config", str(project / "config.toml"), *args]
 
 
 def build_reader(folder: Path, urls: list[str]) -> None:
@@ -161,10 +171,10 @@ def main() -> None:
     parser.add_argument("--reader-workers", default="1,4,16",
                         help="tried once each, cold; the fastest is used (one value: no trial)")
     parser.add_argument("--only", default="", help="comma-separated subset: "
-                        "aggregator,reader,floor,unchanged")
+                        "aggregator,reader,floor,unchanged,next")
     args = parser.parse_args()
     only = (set(args.only.split(",")) if args.only
-            else {"aggregator", "reader", "floor", "unchanged"})
+            else {"aggregator", "reader", "floor", "unchanged", "next"})
 
     corpus = ensure(args.feeds, args.items)
     ids = [m["id"] for m in json.loads((corpus / "corpus.json").read_text())]
@@ -190,6 +200,17 @@ def main() -> None:
                                 "poll", "--all"], cwd=project, check=True,
                                stdout=subprocess.DEVNULL,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if "next" in only:  # the store of a cold poll, then the feeds a poll later
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            for p in variants:
+                project = corpus / f"aggregator-p{p}-next"
+                build_project(project, ids, port, args.concurrency, p)
+                subprocess.run(aggregator(project, "poll", "--all"), cwd=project, check=True,
+                               stdout=subprocess.DEVNULL, env=env)
+                write_sources(project, ids, port, "next")  # same ids, the next versions
+                subprocess.run(aggregator(project, "status"), cwd=project, check=True,
+                               stdout=subprocess.DEVNULL, env=env)
+                shutil.copy(project / "var" / "aggregator.db", project / "template-next.db")
         workers = [int(w) for w in args.reader_workers.split(",")]
         if "reader" in only:
             build_reader(rdir, urls)
@@ -219,6 +240,12 @@ def main() -> None:
             steps.append((f"aggregator unchanged (no validators), parse_processes={p}", None,
                           [PY, "-m", "aggregator", "--config", str(project / "config.toml"),
                            "poll", "--all"], project))
+        for p in variants if "next" in only else []:
+            project = corpus / f"aggregator-p{p}-next"
+            steps.append((f"aggregator one new item per feed, parse_processes={p}",
+                          lambda project=project: _fresh(project / "template-next.db",
+                                                         project / "var" / "aggregator.db"),
+                          aggregator(project, "poll", "--all"), project))
         if "reader" in only:
             steps += [(f"reader cold (workers={workers[0]})",
                        lambda: _fresh(rdir / "template.db", rdir / "reader.db"), rcmd, rdir),

@@ -2,7 +2,8 @@
 
 ``GET /feeds/NNNN.xml`` answers 200 with ETag and Last-Modified, or 304 when
 If-None-Match (or If-Modified-Since) matches; ``GET /plain/NNNN.xml`` the same body,
-always a 200 without validators (a server that never says "not modified"); keep-alive. A plain asyncio Protocol in
+always a 200 without validators (a server that never says "not modified");
+``GET /next/NNNN.xml`` the feed a poll later, one new item on top; keep-alive. A plain asyncio Protocol in
 a process of its own, so that it costs the client next to nothing (see
 ``--check``: requests per second from a bare keep-alive client).
 
@@ -44,6 +45,13 @@ def _load(folder: Path) -> dict[bytes, tuple[bytes, bytes, bytes]]:
         plain = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
         answers[b"/plain/" + f.name.encode()] = (plain + body, plain + body, b"\0")
+    for f in sorted((folder / "next").glob("*.xml")):  # the next version: one new item
+        body = f.read_bytes()
+        etag = b'"' + hashlib.sha1(body).hexdigest()[:16].encode() + b'"'
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+                b"ETag: " + etag + b"\r\nContent-Length: " + str(len(body)).encode()
+                + b"\r\n\r\n")
+        answers[b"/next/" + f.name.encode()] = (head + body, head + body, etag)
     return answers
 
 
