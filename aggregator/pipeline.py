@@ -311,21 +311,21 @@ def _nothing_new(work: _Work, source: Source, response: Response, started: datet
 
 def _what_changed(work: _Work, source: Source,
                   items: Sequence[Item]) -> tuple[list[Item], dict[str, Analysis], set[str]]:
-    """Items made with ``normalize_entries(detect=False)``, with the language and analysis
-    of those that are new or edited, and the guids stored already.
+    """Of items made with ``normalize_entries(detect=False)``, those that are new or
+    edited, with their languages and analyses; and the guids stored already.
 
-    A feed that changed mostly lists what is stored already, as it is: ingest will
-    write nothing of those, so they need no language and no analysis (most of the work
-    of a poll that finds one new item). Nothing is stored from a source before its
-    first success, so its first poll does not ask.
+    A feed that changed mostly lists what is stored already, as it is: ingest would
+    write nothing of those, so they are left out before it, and need no language and
+    no analysis (most of the work of a poll that finds one new item). Nothing is stored
+    from a source before its first success, so its first poll does not ask.
     """
     from aggregator.analyze import analyze
     from aggregator.normalize import with_language
 
     known, same = (work.store.compare_stored(source.id, items) if source.last_success_at
                    else (set(), set()))
-    items = [i if i.guid in same else with_language(i) for i in items]
-    return items, {i.guid: analyze(i, work.rules) for i in items if i.guid not in same}, known
+    items = [with_language(i) for i in items if i.guid not in same]
+    return items, {i.guid: analyze(i, work.rules) for i in items}, known
 
 
 async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response: Response,
