@@ -11,7 +11,9 @@ CPU divided by two (``bench/README.md``, "Ingest").
 
 What it does not do: follow an html listing's pages or links (that fetches), look at
 the store (pruned and known guids), or find near-duplicates (the index lives in the
-polling process).
+polling process). For a source polled before, the pipeline asks it for the items
+only (``whole=False``): it detects the language of and analyzes the few that changed
+itself, after asking the store which are stored as they are.
 """
 
 from __future__ import annotations
