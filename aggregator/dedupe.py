@@ -355,8 +355,14 @@ class ClusterIndex:
             return
         # load a generous range so a batch of items of one week costs one query
         lo, hi = lo - self.window * 4, hi + self.window * 4
-        for entry in self.loader(lo, hi):
-            self.add(entry)
+        loaded = self.loader(lo, hi)
+        try:
+            for entry in loaded:
+                self.add(entry)
+        finally:  # a generator over a database cursor: its connection goes back now
+            close = getattr(loaded, "close", None)
+            if close is not None:
+                close()
         self._loaded.append((lo, hi))
 
     def candidates(self, entry: Entry) -> set[str]:

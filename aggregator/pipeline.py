@@ -322,6 +322,8 @@ def _what_changed(work: _Work, source: Source,
     from aggregator.analyze import analyze
     from aggregator.normalize import with_language
 
+    # read before ingest's transaction: only this worker writes this source's copies
+    # while it holds the lease, and a copy retention removes meanwhile stays removed
     known, same = (work.store.compare_stored(source.id, items) if source.last_success_at
                    else (set(), set()))
     items = [with_language(i) for i in items if i.guid not in same]

@@ -29,20 +29,22 @@ ITEM = """<item><title>{title}</title><link>http://127.0.0.1/{guid}</link><guid>
 <pubDate>Fri, 27 Nov 2026 10:00:00 GMT</pubDate><description>{title}.</description></item>"""
 
 
-def rss(*items: tuple[str, str]) -> bytes:
+def rss(*items: tuple[str, str], language: str = "") -> bytes:
     body = "".join(ITEM.format(guid=g, title=t) for g, t in items)
+    declared = f"<language>{language}</language>" if language else ""
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>Desk</title><link>http://127.0.0.1/</link><description>d</description>"
-            f"{body}</channel></rss>").encode()
+            f"{declared}{body}</channel></rss>").encode()
 
 
 TWO = rss(("a", "Smugglers arrested in port raid"), ("b", "Court convicts boat organisers"))
 THREE = rss(("c", "Border agency dismantles a network"),
             ("a", "Smugglers arrested in port raid"), ("b", "Court convicts boat organisers"))
-#: one new item (d), one edited (a: its title), one as it was (b)
+#: one new item (d), one edited (a: its title), one as it was (b); the feed now declares
+#: a language (a hint for detection; not part of what an edit is)
 CHANGED = rss(("d", "Navy intercepts a smuggling boat off Libya"),
               ("a", "Smugglers arrested in port raid, five charged"),
-              ("b", "Court convicts boat organisers"))
+              ("b", "Court convicts boat organisers"), language="fr-FR")
 
 
 class Clock:
@@ -228,5 +230,6 @@ def test_skipping_what_is_stored_as_it_is_stores_what_analyzing_everything_store
     real = Store.compare_stored
     monkeypatch.setattr(Store, "compare_stored",  # everything analyzed, as before
                         lambda self, source_id, items: (real(self, source_id, items)[0], set()))
-    everything = _tables(project(tmp_path / "all", server), bodies, server)
+    everything = _tables(project(tmp_path / "all", server, processes=processes), bodies,
+                         server)
     assert skipping["copies"] and skipping == everything

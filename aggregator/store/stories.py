@@ -160,7 +160,7 @@ def _copy_values(item: Item) -> dict[str, Any]:
 
 def _edited(row: Any, values: Mapping[str, Any]) -> bool:
     """Whether a stored copy differs from an item's values (``_copy_values``) in what an
-    edit is: the same test for :meth:`StoriesMixin.ingest` and ``unchanged_guids``."""
+    edit is: the same test for :meth:`StoriesMixin.ingest` and ``compare_stored``."""
     return any(getattr(row, k) != v for k, v in values.items() if k in _COMPARED)
 
 
@@ -182,8 +182,8 @@ class StoriesMixin:
                        items: Sequence[Item]) -> tuple[set[str], set[str]]:
         """The guids of ``items`` stored from this source, and of those the ones stored
         exactly as they are (of a guid repeated, the last, as :meth:`ingest` keeps):
-        ingest will count those unchanged and write nothing of them, so their language
-        and analysis need not be made."""
+        ingest would write nothing of those, so the poll leaves them out, and their
+        language and analysis need not be made."""
         batch = {item.guid: item for item in items}
         known: set[str] = set()
         same: set[str] = set()
