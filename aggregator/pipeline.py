@@ -469,7 +469,11 @@ async def _follow(store: Store, config: Config, fetcher: Fetcher, source: Source
     known = store.known_guids(source.id, [k for k in keys.values() if k])
     todo = [e for e in entries if e.link and keys[e.link] not in known]
     todo = todo[: select.max_follow if select else 0]
-    return await follow_entries(fetcher, select, entries, todo)
+    followed, warnings = await follow_entries(fetcher, select, entries, todo)
+    # Known entries are not followed again, and their page was read when first seen:
+    # their listing line alone would read as an edit that puts the teaser in place of
+    # that full text. They are left out of this poll, as if unchanged.
+    return [e for e in followed if not (e.link and keys[e.link] in known)], warnings
 
 
 async def follow_entries(fetcher: Fetcher, select: SelectRules | None, entries: list[EntryData],

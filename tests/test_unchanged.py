@@ -233,3 +233,61 @@ def test_skipping_what_is_stored_as_it_is_stores_what_analyzing_everything_store
     everything = _tables(project(tmp_path / "all", server, processes=processes), bodies,
                          server)
     assert skipping["copies"] and skipping == everything
+
+
+LISTING = """<html><body>{entries}</body></html>"""
+ENTRY = ('<div class="entry"><h3><a href="/{slug}.html">{title}</a></h3>'
+         '<span class="date">2{n}/11/2026</span><p class="teaser">{teaser}</p></div>')
+PAGE = ('<html><body><div id="content"><p>{title}: the full text of the announcement, '
+        'with the agenda, the venue and who attends, written out at length.</p></div>'
+        '</body></html>')
+
+
+def listing(*entries: tuple[str, str, str]) -> bytes:
+    return LISTING.format(entries="".join(
+        ENTRY.format(slug=slug, title=title, teaser=teaser, n=n)
+        for n, (slug, title, teaser) in enumerate(entries))).encode()
+
+
+def html_project(tmp_path: Path, server: HTTPTestServer) -> Path:
+    (tmp_path / "feeds").mkdir(exist_ok=True)
+    (tmp_path / "feeds" / "meetings.toml").write_text(f"""
+[[source]]
+id = "meetings"
+url = "{server.url('/list.html')}"
+kind = "html"
+[source.select]
+item = "div.entry"
+title = "h3 a"
+link = "h3 a"
+date = "span.date"
+summary = "p.teaser"
+content = "#content"
+follow = true
+""")
+    (tmp_path / "config.toml").write_text("[fetch]\nallow_private = true\ntimeout = 5\n")
+    return tmp_path / "config.toml"
+
+
+def test_a_followed_page_keeps_its_full_text_when_the_listing_changes(
+        tmp_path: Path, server: HTTPTestServer) -> None:
+    """Known entries are not followed again: their listing line alone must not read as
+    an edit that replaces the full text read when they were first seen."""
+    for slug in ("egm", "workshop", "forum"):
+        server.route(f"/{slug}.html", static(PAGE.format(title=slug).encode(),
+                                             content_type="text/html; charset=utf-8"))
+    first = listing(("egm", "Expert group meeting", "Experts meet in Vienna."),
+                    ("workshop", "Regional workshop", "A workshop in Dakar."))
+    later = listing(("forum", "Forum on smuggling", "A forum in Bangkok."),
+                    ("egm", "Expert group meeting", "Experts meet in Vienna next week."),
+                    ("workshop", "Regional workshop", "A workshop in Dakar."))
+    server.route("/list.html", static(first, content_type="text/html; charset=utf-8"))
+    with Service.open(html_project(tmp_path, server)) as svc:
+        assert svc.poll(all_sources=True).outcomes[0].new == 2
+        server.route("/list.html", static(later, content_type="text/html; charset=utf-8"))
+        [outcome] = svc.poll(all_sources=True).outcomes
+        assert (outcome.new, outcome.updated, outcome.error) == (1, 0, None)
+        with svc.store.engine.connect() as conn:
+            texts = dict(conn.execute(sa.text("SELECT url, content_html FROM copies")).all())
+    assert len(texts) == 3 and all("the full text" in t for t in texts.values()), texts
+    assert [r.path for r in server.requests].count("/egm.html") == 1
