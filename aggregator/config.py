@@ -200,15 +200,27 @@ _SIZE_UNITS = {
 }
 
 
+def _whole(minimum: int) -> Callable[[object], int]:
+    """A converter to a whole number of at least ``minimum`` (TOML's bools are not)."""
+    def convert(v: object) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError
+        if v < minimum:
+            raise ValueError(f"a whole number of at least {minimum}")
+        return v
+
+    return convert
+
+
+_PROCESSES = 'a whole number of at least 0, or "auto"'
+
+
 def _processes(value: object) -> int | Literal["auto"]:
     """``[fetch] parse_processes``: a count, or "auto"."""
-    if value == "auto":
-        return "auto"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError
-    if value < 0:
-        raise ValueError('a whole number of at least 0, or "auto"')
-    return value
+    try:
+        return "auto" if value == "auto" else _whole(0)(value)
+    except ValueError:
+        raise ValueError(_PROCESSES) from None
 
 
 def parse_duration(value: object) -> float:
@@ -311,14 +323,7 @@ class _Table:
         return self.get(key, default, convert, "true or false")
 
     def integer(self, key: str, default: Any, *, minimum: int = 0) -> Any:
-        def convert(v: object) -> int:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError
-            if v < minimum:
-                raise ValueError(f"a whole number of at least {minimum}")
-            return v
-
-        return self.get(key, default, convert, f"a whole number of at least {minimum}")
+        return self.get(key, default, _whole(minimum), f"a whole number of at least {minimum}")
 
     def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
         def convert(v: object) -> float:
@@ -508,7 +513,7 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
                                   minimum=1),
         allow_private=t.boolean("allow_private", False),
         parse_processes=t.get("parse_processes", FetchConfig.parse_processes, _processes,
-                              'a whole number of at least 0, or "auto"'),
+                              _PROCESSES),
     )
     if fetch.timeout <= 0:
         raise ConfigError(path, "[fetch] timeout", "expected a duration above zero, got 0")

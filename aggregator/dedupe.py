@@ -359,7 +359,8 @@ class ClusterIndex:
         try:
             for entry in loaded:
                 self.add(entry)
-        finally:  # a generator over a database cursor: its connection goes back now
+        finally:  # a generator over a database cursor: its connection goes back now,
+            # not when the garbage collector gets to it
             close = getattr(loaded, "close", None)
             if close is not None:
                 close()

@@ -38,7 +38,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -144,8 +144,6 @@ class Fetcher:
         #: (host, port) -> the addresses the last check of that name passed; the only
         #: ones a connection goes to (see _PinnedResolver)
         self._checked: dict[tuple[str, int], list[IPAddress]] = {}
-        #: the hosts private addresses are allowed for (allow_private: first hosts only)
-        self._private_ok: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -158,7 +156,7 @@ class Fetcher:
                 # same host (and its 304) costs no new TCP or TLS handshake.
                 keepalive_timeout=60.0,
                 use_dns_cache=False,
-                resolver=_PinnedResolver(self._checked, self._private_ok),
+                resolver=_PinnedResolver(self._checked),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -274,10 +272,7 @@ class Fetcher:
                           redirected=self._config.allow_private and not same_host)
             if why:
                 raise AddressRefused(str(url), f"refused {url.host}: {ip} is {why}")
-        if url.raw_host is not None:
-            self._checked[(url.raw_host, _port(url))] = addresses
-            if private_ok:
-                self._private_ok.add(url.raw_host)
+        self._checked[(url.raw_host or "", _port(url))] = addresses
 
     async def _addresses(self, url: URL) -> list[IPAddress]:
         host = url.raw_host or ""
@@ -397,7 +392,6 @@ class _Wire(Protocol):
     @property
     def content(self) -> _Body: ...
     def close(self) -> None: ...
-    def release(self) -> Any: ...
 
 
 class _Body(Protocol):
@@ -434,19 +428,14 @@ def _printable(value: str) -> str:
 class _PinnedResolver(AbstractResolver):
     """The connector's resolver: only the addresses ``_check_address`` passed for a name."""
 
-    def __init__(self, checked: Mapping[tuple[str, int], list[IPAddress]],
-                 private_ok: set[str]) -> None:
-        self._checked, self._private_ok = checked, private_ok
+    def __init__(self, checked: Mapping[tuple[str, int], list[IPAddress]]) -> None:
+        self._checked = checked
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         addresses = self._checked.get((host, port))
-        if not addresses:  # never happens: every connection follows a check
+        if not addresses:  # never happens: every new connection follows a check
             raise OSError(f"{host} was not checked before connecting")
-        for ip in addresses:  # again: another fetch's check may have pinned them
-            why = refusal(ip, host in self._private_ok)
-            if why:
-                raise OSError(f"refused {host}: {ip} is {why}")
         return [ResolveResult(hostname=host, host=str(ip), port=port,
                               family=socket.AF_INET6 if ip.version == 6 else socket.AF_INET,
                               proto=0, flags=socket.AI_NUMERICHOST) for ip in addresses]
@@ -510,13 +499,14 @@ class _Decoder:
 async def _discard(response: _Wire) -> None:
     """Read a small unwanted body so its connection returns to the pool for reuse."""
     read = 0
-    with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, RuntimeError):
+    # read to its end, aiohttp hands the connection back to its pool by itself; past
+    # the limit, the caller's close() drops it
+    with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
         async with asyncio.timeout(DISCARD_SECONDS):
             async for chunk in response.content.iter_any():
                 read += len(chunk)
                 if read > DISCARD_BYTES:
-                    return  # closed, not released: the rest is not worth reading
-            response.release()  # read to the end: the connection goes back to the pool
+                    return
 
 
 # -- offline mode -----------------------------------------------------------------------
@@ -574,17 +564,11 @@ class _Answer:
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.status = status
-        try:
-            self.reason: str | None = HTTPStatus(status).phrase
-        except ValueError:
-            self.reason = None
+        self.reason: str | None = None  # read only for a status HTTPStatus does not know
         self.headers = CIMultiDict([*headers, ("Content-Length", str(len(body)))])
         self.content = _Chunks(body)
 
     def close(self) -> None:
-        pass
-
-    def release(self) -> None:
         pass
 
 

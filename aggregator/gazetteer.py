@@ -420,7 +420,7 @@ def place_name(text: str) -> str | None:
     for m in _mentions(text, lookup=True):
         if m.kind == "place" and m.iso2 == iso:
             return f"{_city_english(m.matched)}, {country}"
-    first = re.split(r"\s*[,(]\s*", text.strip())[0].strip(" ).")
+    first = _COMMA_OR_PARENTHESIS.split(text.strip())[0].strip(" ).")
     if first and lookup_place(first) is None:
         return f"{first}, {country}"
     return country

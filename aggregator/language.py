@@ -19,6 +19,7 @@ another model gets py3langid's own walk.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cache
 from typing import Any
 
@@ -115,9 +116,13 @@ def _fast_class(base: Any) -> Any:
     return _Identifier
 
 
+_SUBTAG_SEP = re.compile(r"[-_]")
+
+
 def primary(tag: str | None) -> str | None:
-    """``"en-GB"`` → ``"en"``."""
-    return tag.split("-", 1)[0].lower() if tag else None
+    """``"en-GB"`` and ``"en_gb"`` → ``"en"``; empty → None (unknown)."""
+    code = _SUBTAG_SEP.split(tag.strip(), maxsplit=1)[0].lower() if tag else ""
+    return code or None
 
 
 def detect_language(text: str, declared: str | None = None) -> str | None:

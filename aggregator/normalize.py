@@ -165,7 +165,7 @@ def _normalize_entry(
     entry: EntryData,
     now: datetime,
     host_aliases: Sequence[Sequence[str]],
-    detect: bool = True,
+    detect: bool,
 ) -> Item | None:
     base = entry.base or feed.url
     link = _http_url(entry.link, base)
@@ -418,6 +418,11 @@ def plain_text(html_: str) -> str:
 def _strip_tags(html_: str) -> str:
     if html_.isascii() and not any(c in html_ for c in _HTML_SIGNIFICANT):
         return html_  # what parsing and serializing it would give back
+    return _parsed_text(html_)
+
+
+def _parsed_text(html_: str) -> str:
+    """The text of ``html_`` through the HTML parser (what :func:`_strip_tags` skips)."""
     return html.unescape(_TEXT_CLEANER.clean(_BLOCK_TAG_RE.sub(" <", html_)))
 
 

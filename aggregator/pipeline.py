@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -103,18 +104,14 @@ class _Work:
     rng: random.Random
     #: parses, normalizes and analyzes feeds in other processes (``[fetch] parse_processes``)
     pool: ParsePool | None = None
-    #: the health of sources that answered 304, written together once per batch
+    #: the health of sources with nothing new (304, or the body parsed last time),
+    #: written together once per batch
     not_modified: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
-    _index: dedupe.ClusterIndex | None = None
-    _indexed: bool = False
-
-    @property
+    @functools.cached_property
     def index(self) -> dedupe.ClusterIndex | None:
         """The near-duplicate index, made when the first changed feed needs it."""
-        if not self._indexed:
-            self._index, self._indexed = cluster_index(self.store, self.config), True
-        return self._index
+        return cluster_index(self.store, self.config)
 
     def flush(self) -> None:
         self.store.update_sources(self.not_modified)
@@ -161,13 +158,16 @@ def cluster_index(store: Store, config: Config) -> dedupe.ClusterIndex | None:
     from aggregator import dedupe
 
     def load(lo: datetime, hi: datetime) -> Iterator[dedupe.Entry]:
-        return (dedupe.Entry.from_stored(**row) for row in store.dedupe_entries(lo, hi))
+        # closed with this generator (ClusterIndex closes it): the rows hold a connection
+        with contextlib.closing(store.dedupe_entries(lo, hi)) as rows:
+            for row in rows:
+                yield dedupe.Entry.from_stored(**row)
 
     return dedupe.ClusterIndex(window=timedelta(seconds=config.dedupe.window), loader=load)
 
 
 def suggest_stories(index: dedupe.ClusterIndex | None, source_id: str, items: Sequence[Item],
-                    analyses: dict[str, Analysis], known: set[str],
+                    analyses: Mapping[str, Analysis], known: set[str],
                     now: datetime) -> tuple[dict[str, str], dict[str, dedupe.Entry]]:
     """For each new item, the story it is a near-duplicate of (by guid).
 
@@ -281,13 +281,8 @@ async def _poll_one(work: _Work, fetcher: Fetcher, source: Source) -> SourceOutc
         now = clock()
         items = normalize_entries(source.definition, feed, now=now,
                                   host_aliases=config.sources.host_aliases, detect=False)
-        items = items[: fc.max_items_per_fetch]
-        pruned = store.pruned_guids(source.id, [i.guid for i in items])
-        if pruned:  # what retention removed is not taken back
-            items = [i for i in items if i.guid not in pruned]
-        items, analyses, known = _what_changed(work, source, items)
-        return _store(work, source, response, digest, feed, items, analyses, now, started,
-                      known)
+        return _ingest(work, source, response, digest, feed, items[: fc.max_items_per_fetch],
+                       now, started)
     except (SourceError, OSError) as e:
         return _record_failure(store, config, source, e, clock, started, rng)
     except Exception as e:  # a bug must not take the other sources down with it
@@ -309,25 +304,35 @@ def _nothing_new(work: _Work, source: Source, response: Response, started: datet
                          unchanged=unchanged)
 
 
-def _what_changed(work: _Work, source: Source,
-                  items: Sequence[Item]) -> tuple[list[Item], dict[str, Analysis], set[str]]:
-    """Of items made with ``normalize_entries(detect=False)``, those that are new or
-    edited, with their languages and analyses; and the guids stored already.
+def _ingest(work: _Work, source: Source, response: Response, digest: str | None,
+            feed: FeedData, items: Sequence[Item], now: datetime, started: datetime,
+            analyses: Mapping[str, Analysis] | None = None) -> SourceOutcome:
+    """Store a parsed feed's items, less what retention removed and what is stored as it is.
 
-    A feed that changed mostly lists what is stored already, as it is: ingest would
-    write nothing of those, so they are left out before it, and need no language and
-    no analysis (most of the work of a poll that finds one new item). Nothing is stored
-    from a source before its first success, so its first poll does not ask.
+    ``items`` come from ``normalize_entries(detect=False)`` unless ``analyses`` (a first
+    poll's, made in the parse processes) are given. A feed that changed mostly lists
+    what is stored already, as it is: ingest would write nothing of those, so they are
+    left out before it, and need no language and no analysis (most of the work of a poll
+    that finds one new item). Nothing is stored from a source before its first success,
+    so its first poll does not ask.
     """
     from aggregator.analyze import analyze
     from aggregator.normalize import with_language
 
-    # read before ingest's transaction: only this worker writes this source's copies
-    # while it holds the lease, and a copy retention removes meanwhile stays removed
-    known, same = (work.store.compare_stored(source.id, items) if source.last_success_at
-                   else (set(), set()))
-    items = [with_language(i) for i in items if i.guid not in same]
-    return items, {i.guid: analyze(i, work.rules) for i in items}, known
+    store = work.store
+    pruned = store.pruned_guids(source.id, [i.guid for i in items])
+    if pruned:  # what retention removed is not taken back
+        items = [i for i in items if i.guid not in pruned]
+    known: set[str] = set()
+    if analyses is None:
+        # read before ingest's transaction: only this worker writes this source's copies
+        # while it holds the lease, and a copy retention removes meanwhile stays removed
+        same: set[str] = set()
+        if source.last_success_at:
+            known, same = store.compare_stored(source.id, items)
+        items = [with_language(i) for i in items if i.guid not in same]
+        analyses = {i.guid: analyze(i, work.rules) for i in items}
+    return _store(work, source, response, digest, feed, items, analyses, known, now, started)
 
 
 async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response: Response,
@@ -335,8 +340,8 @@ async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response
     """:func:`_poll_one` past the fetch for a feed, with its parse in the pool's processes.
 
     A source polled before is only parsed there: what changed in it is usually little,
-    and is analyzed here (:func:`_what_changed`); a first poll, where everything is
-    new, is analyzed there too.
+    and is analyzed here (:func:`_ingest`); a first poll, where everything is new, is
+    analyzed there too.
     """
     fc, now = work.config.fetch, work.clock()
     whole = source.last_success_at is None
@@ -344,28 +349,18 @@ async def _poll_elsewhere(work: _Work, pool: ParsePool, source: Source, response
                                response.headers, now=now, max_items=fc.max_items_per_fetch,
                                max_bytes=fc.max_bytes,
                                host_aliases=work.config.sources.host_aliases, whole=whole)
-    pruned = work.store.pruned_guids(source.id, [i.guid for i in ready.items])
-    # what retention removed is not taken back
-    items = [i for i in ready.items if i.guid not in pruned]
-    if not whole:
-        items, analyses, known = _what_changed(work, source, items)
-        return _store(work, source, response, digest, ready.feed, items, analyses, now,
-                      started, known)
-    analyses = {i.guid: a for i, a in zip(ready.items, ready.analyses, strict=True)
-                if i.guid not in pruned}
-    return _store(work, source, response, digest, ready.feed, items, analyses, now, started)
+    analyses = ({i.guid: a for i, a in zip(ready.items, ready.analyses, strict=True)}
+                if whole else None)
+    return _ingest(work, source, response, digest, ready.feed, ready.items, now, started,
+                   analyses)
 
 
 def _store(work: _Work, source: Source, response: Response, digest: str | None,
-           feed: FeedData, items: Sequence[Item], analyses: dict[str, Analysis], now: datetime,
-           started: datetime, known: set[str] | None = None) -> SourceOutcome:
-    """Store one fetched source's items with its health, and index what was new.
-
-    ``known``: the guids of ``items`` stored already, when looked up before.
-    """
+           feed: FeedData, items: Sequence[Item], analyses: Mapping[str, Analysis],
+           known: set[str], now: datetime, started: datetime) -> SourceOutcome:
+    """Store one fetched source's items (``known``: those stored already) with its
+    health, and index what was new."""
     store, fc = work.store, work.config.fetch
-    if known is None:
-        known = store.known_guids(source.id, [i.guid for i in items])
     suggestions, entries = suggest_stories(work.index, source.id, items, analyses, known, now)
     decision = policy.after_success(source, fc, now, response=response, feed_ttl=feed.ttl)
     values = decision.values()
@@ -390,9 +385,9 @@ def body_digest(definition: SourceDef, config: Config, content: bytes) -> str | 
     """What a 200's body is compared on, to skip parsing the one parsed last time.
 
     The body with what shapes what is made of it: the item limit, the host aliases and
-    this version's code (an upgrade parses everything once more). None
-    for html sources: their listing's first page can stay the same while the further
-    pages they read change.
+    this version's code (an upgrade parses everything once more). None for html
+    sources: their listing's first page can stay the same while the further pages
+    they read change.
     """
     if definition.kind is SourceKind.HTML:
         return None

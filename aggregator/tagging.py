@@ -31,6 +31,7 @@ from typing import Any
 
 from aggregator import tagrules
 from aggregator.errors import ConfigError, UsageError
+from aggregator.language import primary
 from aggregator.models import Item, TagReason
 from aggregator.normalize import plain_text
 
@@ -463,15 +464,6 @@ def _field_text(item: Item, name: str) -> str:
             "categories": lambda: " | ".join(item.categories)}[name]()
 
 
-_SUBTAG_SEP = re.compile(r"[-_]")
-
-
-def _primary(language: str | None) -> str | None:
-    """"en-GB" and "en_gb" → "en"; empty → None (unknown)."""
-    code = _SUBTAG_SEP.split(language.strip(), maxsplit=1)[0].lower() if language else ""
-    return code or None
-
-
 def _excluded(rule: _Rule, lang: str | None) -> bool:
     # an item of unknown language is not excluded: it may be in any of them
     return bool(rule.languages) and lang is not None and lang not in rule.languages
@@ -514,7 +506,7 @@ def topic_tags(item: Item, rules: TagRules, *, language: str | None = None,
     ``texts`` is the item's :func:`field_texts`, when the caller has made them already.
     """
     scanned = _Scanned(item, rules, texts)
-    lang = _primary(language or item.language)
+    lang = primary(language or item.language)
     found = [reason for rule in rules.rules if (reason := _tag(scanned, rule, lang))]
     return tuple(sorted(found, key=lambda r: r.tag))
 
@@ -558,7 +550,7 @@ def explain(item: Item, rules: TagRules, rule: str | None = None, *,
             raise UsageError(f"no tag rule named {rule!r}; the rules are: "
                              f"{', '.join(rules.names)}")
     scanned = _Scanned(item, rules)
-    lang = _primary(language or item.language)
+    lang = primary(language or item.language)
     return [_trace(scanned, r, lang) for r in chosen]
 
 

@@ -89,6 +89,22 @@ def project(tmp_path: Path) -> Path:
     return dest
 
 
+def write_summary(config: pytest.Config, line: str) -> None:
+    """A line in pytest's terminal report, past output capture (a module's tally)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+
+
+def tamper(signed: str) -> str:
+    """A signed token or cookie with one character of its signature changed: not the
+    last, whose low bits are base64 padding that a change there can leave unread."""
+    return signed[:-5] + ("B" if signed[-5] == "A" else "A") + signed[-4:]
+
+
 @pytest.fixture
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every address a socket connects to during the test."""

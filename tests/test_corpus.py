@@ -38,6 +38,7 @@ from aggregator.normalize import (
     with_language,
 )
 from aggregator.parse import parse_feed
+from tests.conftest import write_summary
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 SANITIZE = Path("feedparser-tests/wellformed/sanitize")
@@ -87,16 +88,12 @@ class Tally:
 def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     counts = Tally()
     yield counts
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None or not counts.files:
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(
-            f"\ncorpus: {counts.files} files, {counts.items} items "
-            f"({counts.sanitize_fragments} HTML fields checked from sanitize/), "
-            f"{len(counts.parse_errors)} ParseError: {', '.join(counts.parse_errors)}"
-        )
+    if counts.files:
+        write_summary(request.config,
+                      f"\ncorpus: {counts.files} files, {counts.items} items "
+                      f"({counts.sanitize_fragments} HTML fields checked from sanitize/), "
+                      f"{len(counts.parse_errors)} ParseError: "
+                      f"{', '.join(counts.parse_errors)}")
 
 
 def _declared_headers(content: bytes) -> dict[str, str]:

@@ -263,13 +263,10 @@ def test_ascii_text_without_markup_is_not_parsed_and_comes_out_the_same() -> Non
     """Stripping tags skips the HTML parser for ASCII text with no "<", "&", CR or NUL,
     the only characters parsing changes: every other character, alone and in company,
     comes back from the parser as it went in."""
-    import html
     import random
 
-    from aggregator.normalize import _BLOCK_TAG_RE, _HTML_SIGNIFICANT, _TEXT_CLEANER, _strip_tags
-
-    def parsed(text: str) -> str:
-        return html.unescape(_TEXT_CLEANER.clean(_BLOCK_TAG_RE.sub(" <", text)))
+    from aggregator.normalize import _HTML_SIGNIFICANT, _strip_tags
+    from aggregator.normalize import _parsed_text as parsed
 
     inert = [chr(i) for i in range(128) if chr(i) not in _HTML_SIGNIFICANT]
     rnd = random.Random(4)

@@ -28,6 +28,8 @@ from feedparser.datetimes import _parse_date
 from aggregator.errors import ParseError
 from aggregator.models import FeedData
 from aggregator.parse import fast, parse_feed
+from aggregator.parse.feed import from_struct
+from tests.conftest import write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -46,15 +48,12 @@ class Tally:
 def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     counts = Tally()
     yield counts
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None or not (counts.fast or counts.declined):
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(
-            f"\nfast path: {len(counts.fast)} documents, declined "
-            f"{sum(counts.declined.values())}: "
-            + "; ".join(f"{n} {reason}" for reason, n in counts.declined.most_common()))
+    if counts.fast or counts.declined:
+        write_summary(request.config,
+                      f"\nfast path: {len(counts.fast)} documents, declined "
+                      f"{sum(counts.declined.values())}: "
+                      + "; ".join(f"{n} {reason}"
+                                  for reason, n in counts.declined.most_common()))
 
 
 _REASONS = [  # (how a decline reason starts, what the tally calls it)
@@ -347,7 +346,7 @@ def test_dates_as_feedparser_reads_them() -> None:
             zone = rng.choice(["GMT", "UT", "Z", "+0000", "-0500", "+0530", "-2400", "+0560"])
             day = rng.choice(["Mon, ", "Sun, ", ""])
             text = f"{day}{d} {months[(mo - 1) % 12]} {y:04d} {h:02d}:{mi:02d}:{s:02d} {zone}"
-        assert fast._date(text) == fast._from_struct(_parse_date(text)), text
+        assert fast._date(text) == from_struct(_parse_date(text)), text
 
 
 def test_urls_as_feedparser_joins_them() -> None:

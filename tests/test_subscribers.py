@@ -19,6 +19,7 @@ from aggregator.digest.subscribers import normalize_email, normalize_tags, read_
 from aggregator.errors import UsageError
 from aggregator.service import Service
 from aggregator.web import create_app
+from tests.conftest import tamper
 
 
 def cli(project: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -146,10 +147,7 @@ def test_double_opt_in_through_the_pages(project: Path, svc: Service) -> None:
     done = client.post("/confirm", data={"token": token})
     assert done.status_code == 200 and b"You are subscribed" in done.data
     assert svc.store.get_subscriber("new@example.org").status == "active"
-    # a character inside the signature: the last one carries padding bits, and a change
-    # there alone can decode to the same signature
-    forged = client.post("/confirm", data={"token": token[:-5] + ("B" if token[-5] == "A"
-                                                                   else "A") + token[-4:]})
+    forged = client.post("/confirm", data={"token": tamper(token)})
     assert forged.status_code == 400 and b"not valid" in forged.data
 
 

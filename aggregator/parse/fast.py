@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,8 +153,8 @@ _RDF_RESOURCE = _q("rdf:resource")
 _Spec = dict[str, tuple[str, frozenset[str]]]
 _NONE: frozenset[str] = frozenset()
 _TYPE = frozenset({"type"})
-_ENTRY_ATTRS = frozenset({_XML_LANG, _XML_BASE})
-_ROOT_ATTRS = frozenset({_XML_LANG, _XML_BASE})
+#: what an element that opens a scope (the root, a channel, an entry) may carry
+_SCOPE_ATTRS = frozenset({_XML_LANG, _XML_BASE})
 _LINK_ATTRS = frozenset({"href", "rel", "type", "title", "hreflang", "length",
                          _q("thr:count"), _q("thr:updated")})
 _MEDIA_ATTRS = frozenset({
@@ -220,7 +219,7 @@ _RSS_CHANNEL: _Spec = {
     "image": ("", _NONE), "textInput": ("", _NONE), "skipHours": ("", _NONE),
     "skipDays": ("", _NONE),
     "cloud": ("", frozenset({"domain", "port", "path", "registerProcedure", "protocol"})),
-    "item": ("entry", _ENTRY_ATTRS),
+    "item": ("entry", _SCOPE_ATTRS),
     _q("atom:link"): ("atomlink", _LINK_ATTRS), _q("atom10:link"): ("atomlink", _LINK_ATTRS),
     _q("sy:updatePeriod"): ("syperiod", _NONE), _q("sy:updateFrequency"): ("syfrequency", _NONE),
     _q("dc:language"): ("language", _NONE),
@@ -261,7 +260,7 @@ _ATOM_FEED: _Spec = {
     _A + "generator": ("", frozenset({"uri", "version"})),
     _A + "category": ("", frozenset({"term", "scheme", "label"})),
     _A + "author": ("", _NONE), _A + "contributor": ("", _NONE),
-    _A + "entry": ("entry", _ENTRY_ATTRS),
+    _A + "entry": ("entry", _SCOPE_ATTRS),
     **_leaves(_q("feedburner:info"), _q("feedburner:emailServiceId"),
               _q("feedburner:feedburnerHostname"), _q("georss:point")),
 }
@@ -269,9 +268,9 @@ _ATOM_PERSON = _leaves(_A + "name", _A + "email", _A + "uri")
 _IMAGE = _leaves("url", "title", "link", "width", "height", "description")
 
 _CHILDREN: dict[str | None, _Spec] = {
-    None: {"rss": ("", frozenset({"version", *_ROOT_ATTRS})), _A + "feed": ("", _ROOT_ATTRS),
-           _q("rdf:RDF"): ("", _ROOT_ATTRS)},
-    "rss": {"channel": ("", _ROOT_ATTRS)},
+    None: {"rss": ("", frozenset({"version", *_SCOPE_ATTRS})), _A + "feed": ("", _SCOPE_ATTRS),
+           _q("rdf:RDF"): ("", _SCOPE_ATTRS)},
+    "rss": {"channel": ("", _SCOPE_ATTRS)},
     "channel": _RSS_CHANNEL,
     "item": _RSS_ITEM,
     "image": _IMAGE,
@@ -286,8 +285,8 @@ _CHILDREN: dict[str | None, _Spec] = {
     _A + "entry": _ATOM_ENTRY,
     _A + "author": _ATOM_PERSON,
     _A + "contributor": _ATOM_PERSON,
-    _q("rdf:RDF"): {_R1 + "channel": ("", frozenset({_RDF_ABOUT, *_ROOT_ATTRS})),
-                    _R1 + "item": ("entry", frozenset({_RDF_ABOUT, *_ENTRY_ATTRS})),
+    _q("rdf:RDF"): {_R1 + "channel": ("", frozenset({_RDF_ABOUT, *_SCOPE_ATTRS})),
+                    _R1 + "item": ("entry", frozenset({_RDF_ABOUT, *_SCOPE_ATTRS})),
                     _R1 + "image": ("", frozenset({_RDF_ABOUT})),
                     _R1 + "textinput": ("", frozenset({_RDF_ABOUT}))},
     _R1 + "channel": {
@@ -625,8 +624,6 @@ def _version(gate: _Gate) -> str:
 # -- the conversion --------------------------------------------------------------------
 
 _AMP_REF_RE = re.compile("&([A-Za-z0-9_]+);")
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
-_SHORT_TYPES = {"html": "text/html", "xhtml": "application/xhtml+xml", "text": "text/plain"}
 _C1_RE = re.compile("[\x80-\x9f]")
 #: URLs that urljoin returns as they are, against any base: absolute http(s) URLs in
 #: the form urlunparse(urlparse(url)) gives back (no whitespace, no empty query or
@@ -658,6 +655,13 @@ def _convert(content: bytes, url: str, hdrs: Mapping[str, str], max_items: int,
     if len(content) > MAX_BYTES:
         raise _Declined("larger than MAX_BYTES")
     body, gate = _checked(content, hdrs)
+    # what the document alone decides, before the costlier parse
+    version = _version(gate)
+    if version not in _VERSIONS:
+        raise _Declined(f"version {version!r}")
+    for role, n in gate.channel_roles.items():
+        if n > 1 and role != "atomlink":
+            raise _Declined(f"two {role} elements in the channel")
     room = len(body) // 4 + 1  # more than the document can hold of anything
     limits = feedparser_rs.ParserLimits(
         max_feed_size_bytes=MAX_BYTES, max_entries=max(1, len(gate.entries)),
@@ -667,14 +671,10 @@ def _convert(content: bytes, url: str, hdrs: Mapping[str, str], max_items: int,
                                         resolve_relative_uris=False)
     if d.bozo:
         raise _Declined(f"feedparser-rs: {d.bozo_exception}")
-    version = _version(gate)
-    if version not in _VERSIONS or d.version != version:
+    if d.version != version:
         raise _Declined(f"version {d.version!r}, feedparser's {version!r}")
     if len(d.entries) != len(gate.entries):
         raise _Declined(f"{len(d.entries)} entries, the document has {len(gate.entries)}")
-    for role, n in gate.channel_roles.items():
-        if n > 1 and role != "atomlink":
-            raise _Declined(f"two {role} elements in the channel")
 
     # the language and base URL in scope, as feedparser tracks them element by element:
     # the root, the channel, an entry (in the channel in RSS 2.0, in the root in Atom
@@ -782,7 +782,7 @@ def _is_alternate(attrs: Mapping[str, str]) -> bool:
     """A link feedparser takes as the page (rel and type lower-cased, as it reads them)."""
     rel = attrs.get("rel", "alternate").lower()
     ctype = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
-    return rel == "alternate" and _SHORT_TYPES.get(ctype, ctype) in _HTML_TYPES
+    return rel == "alternate" and ctype in _fp._HTML_TYPES
 
 
 def _alternate(links: list[dict[str, str]], base: str) -> str | None:
@@ -943,7 +943,7 @@ def _date(text: str | None) -> datetime | None:
         d, mon, y, h, mi, s, sign, oh, om = m.groups()
         month = _MONTHS[mon]
     else:
-        return _from_struct(_parse_date(text))
+        return _fp.from_struct(_parse_date(text))
     try:
         # out of range (feedparser rolls 24:00 and February 30 over): its parser
         if not (1900 <= int(y) <= 9000 and int(h) < 24 and int(mi) < 60 and int(s) < 60):
@@ -955,28 +955,14 @@ def _date(text: str | None) -> datetime | None:
             offset = timedelta(hours=int(oh), minutes=int(om))
             value = value - offset if sign == "+" else value + offset
     except ValueError:
-        return _from_struct(_parse_date(text))
+        return _fp.from_struct(_parse_date(text))
     return value
 
 
-def _from_struct(parsed: object) -> datetime | None:
-    if isinstance(parsed, time.struct_time):
-        try:
-            return datetime(*parsed[:6], tzinfo=UTC)
-        except (ValueError, OverflowError):
-            pass
-    return None
-
-
 def _ttl(text: _Texts, feed: Any) -> float | None:
-    """The polling hint, read as :func:`aggregator.parse.feed._ttl_seconds` reads it."""
-    ttl = _fp._number(text("ttl", feed.ttl))
-    if ttl is not None and ttl > 0:
-        return ttl * 60
+    """The polling hint, from the same fields :func:`aggregator.parse.feed._ttl_seconds`
+    reads."""
     syn = feed.syndication
-    period = _fp._SY_PERIODS.get(
-        (_fp._str(text("syperiod", syn.update_period if syn else None)) or "").lower())
-    if period is None:
-        return None
-    frequency = _fp._number(text("syfrequency", syn.update_frequency if syn else None))
-    return period / frequency if frequency and frequency > 0 else period
+    return _fp.ttl_seconds(text("ttl", feed.ttl),
+                           text("syperiod", syn.update_period if syn else None),
+                           text("syfrequency", syn.update_frequency if syn else None))

@@ -249,26 +249,34 @@ def _xml_entry(e: dict[str, Any], doc_url: str) -> EntryData:
 def _date_pair(e: dict[str, Any], key: str) -> tuple[datetime | None, str | None]:
     # dict.get, not FeedParserDict.get: the latter maps a missing "updated" to
     # "published" (with a DeprecationWarning), and we want each as written.
-    parsed = dict.get(e, key + "_parsed")
-    text = _str(dict.get(e, key))
+    return from_struct(dict.get(e, key + "_parsed")), _str(dict.get(e, key))
+
+
+def from_struct(parsed: object) -> datetime | None:
+    """feedparser's parsed date (a UTC ``struct_time``) as an aware datetime, or None."""
     if isinstance(parsed, time.struct_time):
         try:
-            return datetime(*parsed[:6], tzinfo=UTC), text
+            return datetime(*parsed[:6], tzinfo=UTC)
         except (ValueError, OverflowError):
             pass
-    return None, text
+    return None
 
 
 def _ttl_seconds(feed: Mapping[str, Any]) -> float | None:
+    return ttl_seconds(feed.get("ttl"), feed.get("sy_updateperiod"),
+                       feed.get("sy_updatefrequency"))
+
+
+def ttl_seconds(ttl: Any, period: Any, frequency: Any) -> float | None:
     """The publisher's polling hint: RSS <ttl> (minutes), else sy:updatePeriod/Frequency."""
-    ttl = _number(feed.get("ttl"))
-    if ttl is not None and ttl > 0:
-        return ttl * 60
-    period = _SY_PERIODS.get((_str(feed.get("sy_updateperiod")) or "").lower())
-    if period is None:
+    minutes = _number(ttl)
+    if minutes is not None and minutes > 0:
+        return minutes * 60
+    seconds = _SY_PERIODS.get((_str(period) or "").lower())
+    if seconds is None:
         return None
-    frequency = _number(feed.get("sy_updatefrequency"))
-    return period / frequency if frequency and frequency > 0 else period
+    times = _number(frequency)
+    return seconds / times if times and times > 0 else seconds
 
 
 def _bozo_reason(exc: BaseException) -> str:

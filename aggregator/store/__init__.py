@@ -29,7 +29,7 @@ from aggregator.models import (
     SourceStatus,
 )
 from aggregator.store.digests import DigestsMixin
-from aggregator.store.editorial import EditorialMixin, StoryPage
+from aggregator.store.editorial import EditorialMixin, StoryPage, definition_changes
 from aggregator.store.engine import create_engine, migrate
 from aggregator.store.ids import chunks, copy_id, story_id_for
 from aggregator.store.retention import PruneReport, RetentionMixin
@@ -183,30 +183,21 @@ class Store(EditorialMixin, StoriesMixin, DigestsMixin, UsersMixin, RetentionMix
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK})
             rows = {r.id: r for r in conn.execute(sa.select(sources))}
             for d in defs:
-                values = _definition_values(d)
                 row = rows.get(d.id)
                 if row is None:
                     conn.execute(sources.insert().values(
-                        id=d.id, **values, enabled=True, status=SourceStatus.NEW.value,
-                        error_count=0, created_at=now, updated_at=now))
+                        id=d.id, **_definition_values(d), enabled=True,
+                        status=SourceStatus.NEW.value, error_count=0, created_at=now,
+                        updated_at=now))
                     added.append(d.id)
                     continue
-                changes = {k: v for k, v in values.items() if getattr(row, k) != v}
-                if "url" in changes:  # a new address: forget what we knew of the old one
-                    changes.update(effective_url=None, redirect_candidate=None, etag=None,
-                                   last_modified=None, next_poll_at=None)
+                changes = definition_changes(row, d)
                 if not row.enabled and row.disabled_reason == "removed":
                     changes.update(enabled=True, disabled_reason=None, last_error=None)
                     enabled.append(d.id)
-                if changes:  # and parse the next body again, even an unchanged one
-                    conn.execute(sources.update().where(sources.c.id == d.id)
-                                 .values(**changes, body_hash=None, updated_at=now))
-                    if d.id not in enabled:
-                        updated.append(d.id)
-                if "tags" in changes:  # every story with a copy from it carries them
-                    self._stories_changed(conn, conn.execute(
-                        sa.select(copies.c.story_id).where(copies.c.source_id == d.id)
-                        .distinct()).scalars().all())
+                elif changes:
+                    updated.append(d.id)
+                self._redefine(conn, d.id, changes, now)
             wanted = {d.id for d in defs}
             for row in rows.values():
                 if row.id not in wanted and row.origin != "db" and row.enabled:

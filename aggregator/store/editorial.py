@@ -35,6 +35,17 @@ else:
     _Base = object
 
 
+def definition_changes(row: Any, d: SourceDef) -> dict[str, Any]:
+    """What differs between a stored source and its definition ``d``, as column values."""
+    from aggregator.store import _definition_values
+
+    changes = {k: v for k, v in _definition_values(d).items() if getattr(row, k) != v}
+    if "url" in changes:  # a new address: forget what we knew of the old one
+        changes.update(effective_url=None, redirect_candidate=None, etag=None,
+                       last_modified=None, next_poll_at=None)
+    return changes
+
+
 class EditorialMixin(_Base):
     engine: sa.Engine
 
@@ -88,25 +99,23 @@ class EditorialMixin(_Base):
 
     def replace_source_definition(self, d: SourceDef, now: datetime) -> Source:
         """Change a source added from the web or OPML (file sources follow their file)."""
-        from aggregator.store import _definition_values
-
         with self._write() as conn:
             row = conn.execute(sa.select(sources).where(sources.c.id == d.id)).first()
             if row is None:
                 raise NotFoundError(f"no source with id {d.id!r}")
-            values = _definition_values(d)
-            changes = {k: v for k, v in values.items() if getattr(row, k) != v}
-            if "url" in changes:  # a new address: forget what we knew of the old one
-                changes.update(effective_url=None, redirect_candidate=None, etag=None,
-                               last_modified=None, next_poll_at=None)
-            if changes:  # and parse the next body again, even an unchanged one
-                conn.execute(sources.update().where(sources.c.id == d.id)
-                             .values(**changes, body_hash=None, updated_at=now))
-            if "tags" in changes:  # every story with a copy from it carries them
-                self._stories_changed(conn, conn.execute(
-                    sa.select(copies.c.story_id).where(copies.c.source_id == d.id)
-                    .distinct()).scalars().all())
+            self._redefine(conn, d.id, definition_changes(row, d), now)
         return self.get_source(d.id)
+
+    def _redefine(self, conn: sa.Connection, source_id: str, changes: dict[str, Any],
+                  now: datetime) -> None:
+        """Write a source's changed definition (``definition_changes``), and what follows."""
+        if changes:  # and parse the next body again, even an unchanged one
+            conn.execute(sources.update().where(sources.c.id == source_id)
+                         .values(**changes, body_hash=None, updated_at=now))
+        if "tags" in changes:  # every story with a copy from it carries them
+            self._stories_changed(conn, conn.execute(
+                sa.select(copies.c.story_id).where(copies.c.source_id == source_id)
+                .distinct()).scalars().all())
 
     def edit_story_tag(self, story_id: str, tag: str, *, add: bool, by: str | None,
                        now: datetime) -> Story:

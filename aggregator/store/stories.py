@@ -8,7 +8,7 @@ link and date. Tags and events are kept per copy, with why, and pooled per story
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -409,7 +409,7 @@ class StoriesMixin:
 
     # -- near-duplicate search ---------------------------------------------------------
 
-    def dedupe_entries(self, lo: datetime, hi: datetime) -> Iterator[dict[str, Any]]:
+    def dedupe_entries(self, lo: datetime, hi: datetime) -> Generator[dict[str, Any], None, None]:
         """Signatures of the copies published between ``lo`` and ``hi`` (plain data),
         one at a time as the query returns them: a window's worth held at once (rows
         and the index built from them) was the peak of a poll's memory."""

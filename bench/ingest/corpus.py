@@ -114,6 +114,14 @@ def _rss1(feed: dict, items: list[dict]) -> str:
 WRITERS = {"rss2": _rss2, "atom": _atom, "rss1": _rss1}
 
 
+def _story(words: _Words, rng: random.Random, per_item: int, host: str) -> tuple[str, str]:
+    """A title and an HTML body of about ``per_item`` bytes, for a story told first here."""
+    title = " ".join(words.take(rng.randint(5, 12))).capitalize()
+    html = (_paragraphs(words, rng, per_item, host) if per_item > 150
+            else "<p>" + " ".join(words.take(12)) + "</p>")
+    return title, html
+
+
 def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
     """Write ``folder/feeds/NNNN.xml`` and ``folder/corpus.json`` (formats, sizes), and
     ``folder/next/NNNN.xml``: each feed as it is a poll later, one new item on top."""
@@ -124,7 +132,7 @@ def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
     (folder / "feeds").mkdir(parents=True, exist_ok=True)
     kinds, choices = zip(*FORMATS, strict=True)
     meta = []
-    written: list[tuple[str, dict, list[dict], int]] = []
+    written: list[tuple[str, str, dict, list[dict], int]] = []
     for f in range(feeds):
         fmt = rng.choices(kinds, choices)[0]
         host = f"site{f:04d}.example.org"
@@ -141,9 +149,7 @@ def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
                 ws[rng.randrange(len(ws))] = words.take(1)[0]
                 title, html = orig["title"], " ".join(ws)
             else:
-                title = " ".join(words.take(rng.randint(5, 12))).capitalize()
-                html = (_paragraphs(words, rng, per_item, host) if per_item > 150
-                        else "<p>" + " ".join(words.take(12)) + "</p>")
+                title, html = _story(words, rng, per_item, host)
             row = {"title": title, "html": html, "link": f"https://{host}/news/{f}-{i}",
                    "guid": f"urn:bench:{f}:{i}", "date": date,
                    "author": " ".join(words.take(2)).title() if per_item > 400 else "",
@@ -156,16 +162,14 @@ def generate(folder: Path, feeds: int, items: int, seed: int = 8) -> None:
         body = WRITERS[fmt](feed, rows).encode()
         (folder / "feeds" / f"{f:04d}.xml").write_bytes(body)
         meta.append({"id": f"{f:04d}", "format": fmt, "bytes": len(body)})
-        written.append((fmt, feed, rows, per_item))
+        written.append((fmt, host, feed, rows, per_item))
     # the next version of each feed, drawn after all of the first (which stay the same)
     (folder / "next").mkdir(exist_ok=True)
     rng = random.Random(seed + 1)
     words = _Words(rng)
-    for f, (fmt, feed, rows, per_item) in enumerate(written):
-        host = feed["link"].split("/")[2]
-        new = {"title": " ".join(words.take(rng.randint(5, 12))).capitalize(),
-               "html": (_paragraphs(words, rng, per_item, host) if per_item > 150
-                        else "<p>" + " ".join(words.take(12)) + "</p>"),
+    for f, (fmt, host, feed, rows, per_item) in enumerate(written):
+        title, html = _story(words, rng, per_item, host)
+        new = {"title": title, "html": html,
                "link": f"https://{host}/news/{f}-{items}", "guid": f"urn:bench:{f}:{items}",
                "date": now + timedelta(minutes=30), "author": "", "categories": [],
                "summary": " ".join(words.take(12))}

@@ -52,6 +52,8 @@ from corpus import ensure  # noqa: E402
 from server import serve  # noqa: E402
 
 PY = sys.executable
+#: the aggregator of this checkout, whatever is installed
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 @dataclass
@@ -87,7 +89,7 @@ def _tree_rss(pid: int) -> int:
 def timed(args: list[str], cwd: Path) -> Sample:
     started = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env=ENV)
     peak = 0
     done = threading.Event()
 
@@ -128,9 +130,9 @@ per_host_concurrency = {concurrency}
 parse_processes = {json.dumps(processes)}
 """, encoding="utf-8")
     write_sources(folder, ids, port, prefix)
-    subprocess.run([PY, "-m", "aggregator", "--config", str(folder / "config.toml"), "status"],
+    subprocess.run(aggregator(folder, "status"),
                    cwd=folder, check=True, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+                   env=ENV)
     shutil.copy(folder / "var" / "aggregator.db", folder / "template.db")
 
 
@@ -196,21 +198,24 @@ def main() -> None:
             for p in variants:
                 project = corpus / f"aggregator-p{p}-plain"
                 build_project(project, ids, port, args.concurrency, p, prefix="plain")
-                subprocess.run([PY, "-m", "aggregator", "--config", str(project / "config.toml"),
-                                "poll", "--all"], cwd=project, check=True,
-                               stdout=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if "next" in only:  # the store of a cold poll, then the feeds a poll later
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+                subprocess.run(aggregator(project, "poll", "--all"), cwd=project, check=True,
+                               stdout=subprocess.DEVNULL, env=ENV)
+        if "next" in only:  # the store of one cold poll, then the feeds a poll later
+            template = None
             for p in variants:
                 project = corpus / f"aggregator-p{p}-next"
                 build_project(project, ids, port, args.concurrency, p)
-                subprocess.run(aggregator(project, "poll", "--all"), cwd=project, check=True,
-                               stdout=subprocess.DEVNULL, env=env)
-                write_sources(project, ids, port, "next")  # same ids, the next versions
-                subprocess.run(aggregator(project, "status"), cwd=project, check=True,
-                               stdout=subprocess.DEVNULL, env=env)
-                shutil.copy(project / "var" / "aggregator.db", project / "template-next.db")
+                if template is None:  # the store a cold poll leaves is the same for all
+                    subprocess.run(aggregator(project, "poll", "--all"), cwd=project,
+                                   check=True, stdout=subprocess.DEVNULL, env=ENV)
+                    write_sources(project, ids, port, "next")  # same ids, next versions
+                    subprocess.run(aggregator(project, "status"), cwd=project, check=True,
+                                   stdout=subprocess.DEVNULL, env=ENV)
+                    template = project / "template-next.db"
+                    shutil.copy(project / "var" / "aggregator.db", template)
+                else:
+                    write_sources(project, ids, port, "next")
+                    shutil.copy(template, project / "template-next.db")
         workers = [int(w) for w in args.reader_workers.split(",")]
         if "reader" in only:
             build_reader(rdir, urls)
@@ -228,8 +233,7 @@ def main() -> None:
         steps = []
         for p in variants if "aggregator" in only else []:
             project = corpus / f"aggregator-p{p}"
-            agg = [PY, "-m", "aggregator", "--config", str(project / "config.toml"), "poll",
-                   "--all"]
+            agg = aggregator(project, "poll", "--all")
             steps += [(f"aggregator cold, parse_processes={p}",
                        lambda project=project: _fresh(project / "template.db",
                                                       project / "var" / "aggregator.db"),
@@ -238,8 +242,7 @@ def main() -> None:
         for p in variants if "unchanged" in only else []:
             project = corpus / f"aggregator-p{p}-plain"
             steps.append((f"aggregator unchanged (no validators), parse_processes={p}", None,
-                          [PY, "-m", "aggregator", "--config", str(project / "config.toml"),
-                           "poll", "--all"], project))
+                          aggregator(project, "poll", "--all"), project))
         for p in variants if "next" in only else []:
             project = corpus / f"aggregator-p{p}-next"
             steps.append((f"aggregator one new item per feed, parse_processes={p}",

@@ -29,29 +29,34 @@ from corpus import ensure
 LAST_MODIFIED = formatdate(1795867200, usegmt=True)  # 2026-11-28
 
 
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.sha1(body).hexdigest()[:16].encode() + b'"'
+
+
+def _ok(body: bytes, *validators: bytes) -> bytes:
+    """A whole 200 response with these header lines."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+            + b"".join(v + b"\r\n" for v in validators)
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
 def _load(folder: Path) -> dict[bytes, tuple[bytes, bytes, bytes]]:
     """path -> (200 response, 304 response, etag)."""
     answers = {}
+    modified = b"Last-Modified: " + LAST_MODIFIED.encode()
     for f in sorted((folder / "feeds").glob("*.xml")):
         body = f.read_bytes()
-        etag = b'"' + hashlib.sha1(body).hexdigest()[:16].encode() + b'"'
-        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                b"ETag: " + etag + b"\r\nLast-Modified: " + LAST_MODIFIED.encode()
-                + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
-        not_modified = (b"HTTP/1.1 304 Not Modified\r\nETag: " + etag
-                        + b"\r\nLast-Modified: " + LAST_MODIFIED.encode() + b"\r\n\r\n")
-        answers[b"/feeds/" + f.name.encode()] = (head + body, not_modified, etag)
+        etag = _etag(body)
+        not_modified = b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n" + modified \
+            + b"\r\n\r\n"
+        answers[b"/feeds/" + f.name.encode()] = (_ok(body, b"ETag: " + etag, modified),
+                                                 not_modified, etag)
         # the same body without validators: every answer a 200 (etag never matches)
-        plain = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
-        answers[b"/plain/" + f.name.encode()] = (plain + body, plain + body, b"\0")
+        answers[b"/plain/" + f.name.encode()] = (_ok(body), _ok(body), b"\0")
     for f in sorted((folder / "next").glob("*.xml")):  # the next version: one new item
         body = f.read_bytes()
-        etag = b'"' + hashlib.sha1(body).hexdigest()[:16].encode() + b'"'
-        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                b"ETag: " + etag + b"\r\nContent-Length: " + str(len(body)).encode()
-                + b"\r\n\r\n")
-        answers[b"/next/" + f.name.encode()] = (head + body, head + body, etag)
+        whole = _ok(body, b"ETag: " + _etag(body))
+        answers[b"/next/" + f.name.encode()] = (whole, whole, _etag(body))
     return answers
 
 
